@@ -1,0 +1,6 @@
+"""MTN MoMo Open API adapter (providers-wire.md §1)."""
+
+from mboa.providers.mtn_momo.adapter import SPEC, MtnMomoProvider
+from mboa.providers.mtn_momo.config import MtnMomoSettings
+
+__all__ = ["SPEC", "MtnMomoProvider", "MtnMomoSettings"]
