@@ -1,0 +1,3 @@
+from mboa.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""Platform staff: review merchants, approve them for live mode, suspend them.
+
+These routes act across merchants, so their transaction runs as the platform role (`PlatformRoute`),
+never as the tenant role.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from mboa.auth.dependencies import UserAuth
+from mboa.auth.subject import AuthSubject
+from mboa.kit.openapi import error_responses, list_response
+from mboa.kit.pagination import ListParams, list_params
+from mboa.kit.schemas import ListObject
+from mboa.merchants.schemas import AccountAdmin, Suspension
+from mboa.merchants.service import merchant as merchant_service
+from mboa.models import Merchant, MerchantStatus
+from mboa.routing import PlatformRoute, SessionDep
+
+router = APIRouter(prefix="/admin", tags=["Platform admin"], route_class=PlatformRoute)
+Staff = Annotated[AuthSubject, Depends(UserAuth(platform_admin=True))]
+
+
+def admin_view(merchant: Merchant) -> AccountAdmin:
+    view = AccountAdmin.model_validate(merchant)
+    view.live_enabled = merchant.status is MerchantStatus.active
+    return view
+
+
+@router.get(
+    "/merchants", response_model=ListObject[AccountAdmin], responses=error_responses(400, 401, 403)
+)
+async def list_merchants(
+    request: Request,
+    auth: Staff,
+    session: SessionDep,
+    params: Annotated[ListParams, Depends(list_params)],
+    status: Annotated[MerchantStatus | None, Query()] = None,
+) -> ListObject[AccountAdmin]:
+    """Every merchant, newest first, optionally filtered by status."""
+    rows, has_more = await merchant_service.list_all(session, params, status)
+    return list_response(request, rows, has_more, admin_view)
+
+
+@router.get(
+    "/merchants/{merchant_id}",
+    response_model=AccountAdmin,
+    responses=error_responses(401, 403, 404),
+)
+async def retrieve_merchant(merchant_id: str, auth: Staff, session: SessionDep) -> AccountAdmin:
+    """One merchant, as staff see it."""
+    return admin_view(await merchant_service.get(session, merchant_id))
+
+
+@router.post(
+    "/merchants/{merchant_id}/approve", response_model=AccountAdmin, responses=error_responses()
+)
+async def approve_merchant(merchant_id: str, auth: Staff, session: SessionDep) -> AccountAdmin:
+    """Move a sandbox merchant to live: its team can then create live keys."""
+    assert auth.user_id is not None
+    merchant = await merchant_service.get(session, merchant_id)
+    return admin_view(await merchant_service.approve(session, merchant, auth.user_id))
+
+
+@router.post(
+    "/merchants/{merchant_id}/suspend", response_model=AccountAdmin, responses=error_responses()
+)
+async def suspend_merchant(
+    merchant_id: str, body: Suspension, auth: Staff, session: SessionDep
+) -> AccountAdmin:
+    """Block live mode for a merchant (test mode keeps working)."""
+    merchant = await merchant_service.get(session, merchant_id)
+    return admin_view(await merchant_service.suspend(session, merchant, body.reason))
+
+
+@router.post(
+    "/merchants/{merchant_id}/reactivate", response_model=AccountAdmin, responses=error_responses()
+)
+async def reactivate_merchant(merchant_id: str, auth: Staff, session: SessionDep) -> AccountAdmin:
+    """Lift a suspension."""
+    merchant = await merchant_service.get(session, merchant_id)
+    return admin_view(await merchant_service.reactivate(session, merchant))

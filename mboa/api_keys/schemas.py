@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from mboa.kit.schemas import InputSchema, Schema, UnixTimestamp
+from mboa.models import ApiKeyType
+
+MAX_ROLL_OVERLAP_SECONDS = 7 * 86_400
+
+
+class ApiKey(Schema):
+    """An API key. `secret` is present only in the response that created it."""
+
+    id: str
+    object: Literal["api_key"] = "api_key"
+    livemode: bool
+    type: ApiKeyType
+    name: str | None
+    redacted: str = Field(description="The key's prefix and last four characters.")
+    scopes: list[str]
+    created: UnixTimestamp = Field(validation_alias="created_at")
+    expires_at: UnixTimestamp | None
+    revoked_at: UnixTimestamp | None
+    rolled_to: str | None
+    secret: str | None = None
+
+
+class ApiKeyCreate(InputSchema):
+    type: Literal["secret", "publishable", "restricted"] = "secret"
+    name: str | None = Field(default=None, max_length=200)
+    scopes: list[str] | None = Field(
+        default=None, description="Restricted keys only, e.g. ['customers:read']."
+    )
+    expires_at: int | None = Field(
+        default=None, description="Unix time after which it stops working."
+    )
+
+
+class ApiKeyRoll(InputSchema):
+    expires_in: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_ROLL_OVERLAP_SECONDS,
+        description="Seconds the old key keeps working (0 = stops now, at most 7 days).",
+    )
+
+
+def redact(prefix: str, last4: str) -> str:
+    return f"{prefix}…{last4}"
+
+
+def to_schema(key: object, secret: str | None = None) -> ApiKey:
+    from mboa.models import ApiKey as ApiKeyModel
+
+    assert isinstance(key, ApiKeyModel)
+    return ApiKey(
+        id=key.id,
+        livemode=key.livemode,
+        type=key.type,
+        name=key.name,
+        redacted=redact(key.prefix, key.last4),
+        scopes=list(key.scopes),
+        created=key.created_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+        rolled_to=key.rolled_to,
+        secret=secret,
+    )
+
+
+def unix_to_datetime(value: int | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)

@@ -1,0 +1,120 @@
+"""The API process: `create_app()` wires settings, engines, Redis, middleware and routers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from redis.asyncio import Redis
+
+from mboa import exception_handlers, logging
+from mboa.api import router as api_router
+from mboa.config import Settings, get_settings
+from mboa.kit.openapi import ErrorObject
+from mboa.metrics import POOLS
+from mboa.middlewares import RequestContextMiddleware
+from mboa.ops import router as ops_router
+from mboa.postgres import Database
+from mboa.ratelimit import RateLimiter
+from mboa.runtime import jwt_secret
+from mboa.state import AppState
+
+API_DESCRIPTION = """
+Accept MTN Mobile Money and Orange Money in Cameroon.
+
+Authenticate with `Authorization: Bearer sk_test_…` (test mode) or `sk_live_…` (live mode). Every
+error has the shape `{"error": {"type", "code", "message", "param", "request_id"}}`. Lists are
+cursor-paginated (`limit`, `starting_after`, `ending_before`), newest first. Send an
+`Idempotency-Key` header on any POST to retry it safely.
+"""
+
+
+def build_state(settings: Settings, database_url: str, redis_url: str, *, process: str) -> AppState:
+    db = Database.connect(settings, database_url, process=process)
+    return AppState(
+        settings=settings,
+        db=db,
+        redis=Redis.from_url(redis_url),
+        rate_limiter=RateLimiter(redis_url, settings.rate_limit),
+        jwt_secret=jwt_secret(settings),
+    )
+
+
+async def close_state(state: AppState) -> None:
+    await state.db.dispose()
+    await state.redis.aclose()
+    await state.rate_limiter.close()
+
+
+def create_app(state: AppState | None = None) -> FastAPI:
+    """With `state=None` (uvicorn factory), services come from MBOA_DATABASE_URL / MBOA_REDIS_URL,
+    which `mboa api` sets after starting the embedded servers when needed."""
+    settings = state.settings if state else get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "mboa", None) is not None:
+            yield
+            return
+        database_url = os.environ.get("MBOA_DATABASE_URL")
+        redis_url = os.environ.get("MBOA_REDIS_URL")
+        if not database_url or not redis_url:
+            raise RuntimeError("MBOA_DATABASE_URL and MBOA_REDIS_URL must be set (use `mboa api`)")
+        app.state.mboa = build_state(settings, database_url, redis_url, process="api")
+        POOLS.engines.update({"app": app.state.mboa.db.app, "platform": app.state.mboa.db.platform})
+        try:
+            yield
+        finally:
+            await close_state(app.state.mboa)
+
+    logging.configure(settings.log.level, json_output=settings.log.json_output)
+    app = FastAPI(
+        title="Mboa Pay API",
+        version="2026-11-27",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    if state is not None:
+        app.state.mboa = state
+    exception_handlers.install(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)
+    app.include_router(ops_router)
+    app.include_router(api_router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        servers=[{"url": get_settings().base_url}],
+    )
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A secret/restricted API key (sk_…, rk_…) or a user access token.",
+    }
+    schemas = components.setdefault("schemas", {})
+    schemas.setdefault(
+        "ErrorObject", ErrorObject.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    schema["security"] = [{"bearer": []}]
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            # FastAPI documents its own 422 shape; ours is the error object with status 400.
+            responses.pop("422", None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,51 @@
+"""Permissions: `<resource>:read` / `<resource>:write`. Write implies read.
+
+Roles (for people) and restricted keys (for programs) are both sets of these permissions, so every
+endpoint states one permission and the same check serves both.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from mboa.models import ApiKeyType, MemberRole
+
+# Resources of the public API that API keys act on.
+API_RESOURCES: Final = ("customers", "account")
+# Resources of account management, for people (the dashboard) only.
+ACCOUNT_RESOURCES: Final = ("team", "api_keys")
+
+
+def _both(*resources: str) -> frozenset[str]:
+    return frozenset(f"{r}:{a}" for r in resources for a in ("read", "write"))
+
+
+def _read(*resources: str) -> frozenset[str]:
+    return frozenset(f"{r}:read" for r in resources)
+
+
+API_SCOPES: Final = _both(*API_RESOURCES)
+"""Every scope a restricted key may be given."""
+
+ROLE_PERMISSIONS: Final[dict[MemberRole, frozenset[str]]] = {
+    MemberRole.owner: _both(*API_RESOURCES, *ACCOUNT_RESOURCES),
+    MemberRole.admin: _both(*API_RESOURCES, *ACCOUNT_RESOURCES),
+    MemberRole.developer: _read(*API_RESOURCES, *ACCOUNT_RESOURCES)
+    | _both("api_keys", "customers"),
+    MemberRole.analyst: _read(*API_RESOURCES, "team"),
+}
+
+KEY_PERMISSIONS: Final[dict[ApiKeyType, frozenset[str]]] = {
+    ApiKeyType.secret: API_SCOPES,
+    ApiKeyType.publishable: frozenset(),
+}
+
+
+def expand(scopes: frozenset[str] | set[str] | list[str]) -> frozenset[str]:
+    """Add the read permission implied by each write permission."""
+    out = set(scopes)
+    for scope in scopes:
+        resource, _, action = scope.partition(":")
+        if action == "write":
+            out.add(f"{resource}:read")
+    return frozenset(out)

@@ -1,0 +1,277 @@
+"""`mboa` — one codebase, several processes.
+
+mboa up          everything (embedded PostgreSQL/Redis unless URLs are set), Ctrl-C stops all
+mboa api         the HTTP API          mboa worker     BullMQ workers + outbox relay
+mboa scheduler   cron registration     mboa simulator  MTN MoMo / Orange Money simulators
+mboa db upgrade  apply migrations      mboa admin create --email … (platform staff)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import httpx
+import typer
+
+from mboa.config import ConfigurationError, Settings, load_settings
+from mboa.runtime import Services, migrate, resolve_services
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="Database commands.")
+admin_app = typer.Typer(no_args_is_help=True, help="Platform staff commands.")
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _services(settings: Settings) -> Services:
+    services = resolve_services(settings)
+    # Children and uvicorn factories read the resolved URLs from the environment.
+    os.environ["MBOA_DATABASE_URL"] = services.database_url
+    os.environ["MBOA_REDIS_URL"] = services.redis_url
+    return services
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000, or MBOA_PORT)")] = None,
+    workers: Annotated[int | None, typer.Option(help="uvicorn worker processes")] = None,
+) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    settings = _settings()
+    services = _services(settings)
+    try:
+        uvicorn.run(
+            "mboa.app:create_app",
+            factory=True,
+            host=host or settings.api.host,
+            port=port or settings.api.port,
+            workers=workers or settings.api.workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level="warning",
+        )
+    finally:
+        services.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run the BullMQ workers and the outbox relay."""
+    from mboa import logging
+    from mboa.worker.run import run_worker
+
+    settings = _settings()
+    logging.configure(settings.log.level, json_output=settings.log.json_output)
+    services = _services(settings)
+    try:
+        asyncio.run(run_worker(settings, services.database_url, services.redis_url))
+    finally:
+        services.stop()
+
+
+@app.command()
+def scheduler() -> None:
+    """Register cron tasks as BullMQ job schedulers and stay up (one replica)."""
+    from mboa import logging
+    from mboa.scheduler.run import run_scheduler
+
+    settings = _settings()
+    logging.configure(settings.log.level, json_output=settings.log.json_output)
+    services = _services(settings)
+    try:
+        asyncio.run(run_scheduler(settings, services.redis_url))
+    finally:
+        services.stop()
+
+
+@app.command()
+def simulator(
+    mtn_port: Annotated[int, typer.Option(help="MTN MoMo simulator port")] = 8101,
+    orange_port: Annotated[int, typer.Option(help="Orange Money simulator port")] = 8102,
+    seed: Annotated[int | None, typer.Option(help="Seed for deterministic outcomes")] = None,
+) -> None:
+    """Run the MTN MoMo and Orange Money simulators (the sandbox) on 127.0.0.1."""
+    from mboa.simulator.run import serve
+
+    asyncio.run(serve("127.0.0.1", mtn_port, orange_port, seed))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the configured (or embedded) database."""
+    settings = _settings()
+    services = _services(settings)
+    try:
+        migrate(services.database_url)
+        typer.echo("database is at the latest revision")
+    finally:
+        services.stop()
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    name: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create (or promote) a platform_admin user."""
+    from mboa.postgres import Database
+    from mboa.users.service import user as user_service
+
+    settings = _settings()
+    services = _services(settings)
+
+    async def create() -> str:
+        db = Database.connect(settings, services.database_url, process="cli")
+        try:
+            async with db.platform_transaction() as session:
+                user = await user_service.create_platform_admin(
+                    session, email=email, password=password, name=name, settings=settings.auth
+                )
+                return user.id
+        finally:
+            await db.dispose()
+
+    try:
+        migrate(services.database_url)
+        user_id = asyncio.run(create())
+        typer.echo(f"platform_admin {email} ({user_id})")
+    finally:
+        services.stop()
+
+
+def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            return False
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@app.command()
+def up(
+    simulators: Annotated[bool, typer.Option(help="Also run the operator simulators")] = True,
+) -> None:
+    """Start everything: database, Redis, migrations, demo merchant, API, worker, scheduler."""
+    from mboa.demo import ensure_demo
+    from mboa.postgres import Database
+
+    settings = _settings()
+    services = _services(settings)
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    try:
+        migrate(services.database_url)
+
+        async def demo() -> object:
+            db = Database.connect(settings, services.database_url, process="cli")
+            try:
+                return await ensure_demo(settings, db)
+            finally:
+                await db.dispose()
+
+        account = asyncio.run(demo())
+        commands = [["api"], ["worker"], ["scheduler"]]
+        if simulators:
+            commands.append(["simulator"])
+        for command in commands:
+            # Each child gets its own process group: Ctrl-C reaches `mboa up` only, which then
+            # stops the children first and the database last.
+            children.append(
+                subprocess.Popen([sys.executable, "-m", "mboa", *command], start_new_session=True)
+            )
+        base = settings.base_url
+        if not _wait_ready(f"{base}/readyz", children):
+            typer.echo("the API did not become ready; see the logs above", err=True)
+            exit_code = 1
+            return
+        _print_banner(settings, services, account)
+        while not stopping:
+            if any(child.poll() is not None for child in children):
+                typer.echo("a process exited; stopping everything", err=True)
+                exit_code = 1
+                break
+            time.sleep(0.3)
+    finally:
+        _stop_children(children)
+        services.stop()
+        typer.echo("stopped")
+    raise typer.Exit(exit_code)
+
+
+def _print_banner(settings: Settings, services: Services, account: object) -> None:
+    from mboa.demo import DemoAccount
+
+    assert isinstance(account, DemoAccount)
+    base = settings.base_url
+    embedded = "embedded" if services.embedded is not None else "external"
+    lines = [
+        "",
+        "Mboa Pay is running (Ctrl-C stops everything)",
+        f"  API            {base}/v1",
+        f"  API reference  {base}/docs",
+        f"  Dashboard      {base}/dashboard  (sign in as {account.email} / {account.password})",
+        f"  Staff          {account.staff_email} / {account.staff_password}",
+        "  Simulators     MTN MoMo http://127.0.0.1:8101  Orange Money http://127.0.0.1:8102",
+        f"  Data           {embedded} PostgreSQL and Redis ({settings.data_dir}/dev)",
+        f"  Demo merchant  {account.merchant_id}",
+        "  Sandbox secret key:",
+        account.secret_key,
+        f"  Publishable key: {account.publishable_key}",
+        f"  Try: curl {base}/v1/account -H 'Authorization: Bearer {account.secret_key}'",
+        "",
+    ]
+    typer.echo("\n".join(lines))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

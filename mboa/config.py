@@ -1,0 +1,170 @@
+"""Process settings, read once from `MBOA_*` environment variables (and `.env`).
+
+Groups are nested: `MBOA_AUTH__ACCESS_TOKEN_TTL_SECONDS=600` sets `settings.auth.access_token_ttl_seconds`.
+The two service URLs are top-level because operators type them most: `MBOA_DATABASE_URL` and
+`MBOA_REDIS_URL`. When they are unset, `mboa` starts an embedded PostgreSQL and Redis under `.mboa/`.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mboa.providers.config import ProvidersSettings
+
+
+class Environment(enum.StrEnum):
+    development = "development"
+    testing = "testing"
+    production = "production"
+
+
+class DatabaseSettings(BaseModel):
+    app_role: str = "mboa_app"
+    """Non-superuser role the API uses; row-level security applies to it."""
+    app_password: SecretStr | None = None
+    platform_role: str = "mboa_platform"
+    """Role for work that crosses merchants (workers, scheduler, staff endpoints); bypasses RLS."""
+    platform_password: SecretStr | None = None
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)
+    statement_timeout_ms: int = Field(default=15_000, ge=100)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    public_url: str | None = None
+    """Base URL printed for people and used in links; defaults to http://host:port."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+
+class AuthSettings(BaseModel):
+    jwt_secret: SecretStr | None = None
+    """HS256 secret for user access tokens. Required in production; generated under .mboa/ otherwise."""
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65_536, ge=1024)
+    min_password_length: int = Field(default=10, ge=8)
+
+
+class RateLimitSettings(BaseModel):
+    enabled: bool = True
+    test_per_second: int = Field(default=25, ge=1)
+    """Requests per second per API key in test mode (Stripe's sandbox figure)."""
+    live_per_second: int = Field(default=100, ge=1)
+    anonymous_per_minute: int = Field(default=30, ge=1)
+    """Sign-up, login and refresh attempts per client address and minute."""
+
+
+class LogSettings(BaseModel):
+    level: str = "INFO"
+    json_output: bool = True
+
+
+class IdempotencySettings(BaseModel):
+    retention_hours: int = Field(default=24, ge=24)
+    """Stored responses are kept at least this long (Stripe keeps them for 24 h)."""
+    stale_lock_seconds: int = Field(default=60, ge=5)
+    """An in-progress key older than this is considered abandoned (its process died)."""
+
+
+class WorkerSettings(BaseModel):
+    concurrency: int = Field(default=8, ge=1, le=256)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    queue_prefix: str = "mboa"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MBOA_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    env: Environment = Environment.development
+    database_url: SecretStr | None = None
+    """Owner/superuser URL (postgresql://…). Migrations run with it; the app derives its roles from it."""
+    redis_url: SecretStr | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """`MBOA_PORT`: shorthand for the API port (overrides `MBOA_API__PORT`)."""
+    data_dir: Path = Path(".mboa")
+    """Where embedded servers keep their data and where development secrets live."""
+
+    database: DatabaseSettings = DatabaseSettings()
+    api: ApiSettings = ApiSettings()
+    auth: AuthSettings = AuthSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    log: LogSettings = LogSettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
+    worker: WorkerSettings = WorkerSettings()
+    providers: ProvidersSettings = ProvidersSettings()
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_services(self) -> Settings:
+        if self.port is not None:
+            self.api.port = self.port
+        if self.env is Environment.production:
+            if self.database_url is None:
+                raise ValueError("MBOA_DATABASE_URL is required when MBOA_ENV=production")
+            if self.redis_url is None:
+                raise ValueError("MBOA_REDIS_URL is required when MBOA_ENV=production")
+            if self.auth.jwt_secret is None:
+                raise ValueError("MBOA_AUTH__JWT_SECRET is required when MBOA_ENV=production")
+        if self.database_url is not None:
+            url = self.database_url.get_secret_value()
+            if not url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+                raise ValueError("MBOA_DATABASE_URL must be a postgresql:// URL")
+        if self.redis_url is not None:
+            url = self.redis_url.get_secret_value()
+            if not url.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("MBOA_REDIS_URL must be a redis:// URL")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.api.public_url or f"http://{self.api.host}:{self.api.port}"
+
+
+class ConfigurationError(Exception):
+    """Bad configuration; the message is one line naming the variable."""
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if not str(p).startswith("function-after")]
+    if not parts:
+        return "MBOA_*"
+    head, *rest = parts
+    name = "MBOA_" + head.upper()
+    if rest:
+        name += "__" + "__".join(r.upper() for r in rest)
+    return name
+
+
+def load_settings() -> Settings:
+    """Build settings, turning a validation failure into one clear line per bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = error.get("loc", ())
+            message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            if loc:
+                lines.append(f"invalid configuration: {_env_name(loc)}: {message}")
+            else:
+                lines.append(f"invalid configuration: {message}")
+        raise ConfigurationError("\n".join(lines)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,52 @@
+"""Prometheus metrics of the API process: requests by route and status, latency, DB pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+
+HTTP_REQUESTS = Counter(
+    "mboa_http_requests_total",
+    "HTTP requests by route template and status",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "mboa_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+
+class PoolCollector(Collector):
+    """Reads SQLAlchemy pool counters at scrape time."""
+
+    def __init__(self) -> None:
+        self.engines: dict[str, AsyncEngine] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        size = GaugeMetricFamily("mboa_db_pool_size", "Configured pool size", labels=["pool"])
+        checked_out = GaugeMetricFamily(
+            "mboa_db_pool_checked_out", "Connections in use", labels=["pool"]
+        )
+        overflow = GaugeMetricFamily(
+            "mboa_db_pool_overflow", "Overflow connections", labels=["pool"]
+        )
+        for name, engine in self.engines.items():
+            pool = engine.sync_engine.pool
+            if isinstance(pool, QueuePool):
+                size.add_metric([name], pool.size())
+                checked_out.add_metric([name], pool.checkedout())
+                overflow.add_metric([name], max(pool.overflow(), 0))
+        yield size
+        yield checked_out
+        yield overflow
+
+
+POOLS = PoolCollector()
+REGISTRY.register(POOLS)

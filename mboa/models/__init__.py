@@ -1,0 +1,25 @@
+"""Every ORM table, one module each; imported here so Alembic and the mappers see them all."""
+
+from mboa.kit.db import Model
+from mboa.models.api_key import ApiKey, ApiKeyType
+from mboa.models.customer import Customer
+from mboa.models.idempotency_key import IdempotencyKey
+from mboa.models.merchant import MemberRole, Merchant, MerchantMember, MerchantStatus
+from mboa.models.outbox import OutboxMessage
+from mboa.models.session import UserSession
+from mboa.models.user import User
+
+__all__ = [
+    "ApiKey",
+    "ApiKeyType",
+    "Customer",
+    "IdempotencyKey",
+    "MemberRole",
+    "Merchant",
+    "MerchantMember",
+    "MerchantStatus",
+    "Model",
+    "OutboxMessage",
+    "User",
+    "UserSession",
+]

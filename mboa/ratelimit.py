@@ -1,0 +1,53 @@
+"""Per-key and per-client rate limits in Redis (the `limits` library, sliding-window counters)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from mboa.config import RateLimitSettings
+from mboa.exceptions import TooManyRequests
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str, settings: RateLimitSettings) -> None:
+        self.settings = settings
+        self.storage = RedisStorage(
+            redis_url.replace("redis://", "async+redis://", 1),
+            implementation="redispy",
+            key_prefix="mboa:ratelimit",
+        )
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self.test_item = RateLimitItemPerSecond(settings.test_per_second)
+        self.live_item = RateLimitItemPerSecond(settings.live_per_second)
+        self.anonymous_item = RateLimitItemPerMinute(settings.anonymous_per_minute)
+
+    async def _hit(self, item: RateLimitItem, identity: str) -> None:
+        if not self.settings.enabled:
+            return
+        if await self.strategy.hit(item, identity):
+            return
+        stats = await self.strategy.get_window_stats(item, identity)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise TooManyRequests(
+            "Too many requests hit the API too quickly. Retry with exponential backoff.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    async def hit_key(self, identity: str, *, livemode: bool) -> None:
+        await self._hit(self.live_item if livemode else self.test_item, identity)
+
+    async def hit_anonymous(self, client: str, action: str) -> None:
+        """Sign-up, login and token refresh: limited per client address and action."""
+        await self._hit(self.anonymous_item, f"{action}:{client}")
+
+    async def close(self) -> None:
+        # limits does not expose closing its client; release the redis-py pool it holds.
+        client = getattr(self.storage, "storage", None)
+        close = getattr(client, "aclose", None)
+        if close is not None:
+            await close()

@@ -1,0 +1,115 @@
+"""The transaction boundary of a request.
+
+`ApiRoute` opens one session per request, lets dependencies and the endpoint use it, and then:
+stores the Idempotency-Key response in that same transaction and commits (success); or rolls back
+and answers the error object (an `MboaError`, also stored for the key as Stripe does); or rolls back,
+releases the key and re-raises (validation failures and unexpected errors: nothing was written, so a
+retry with the same key is safe). Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mboa.exception_handlers import error_response, request_id_of
+from mboa.exceptions import MboaError
+from mboa.idempotency import service as idempotency
+from mboa.state import get_state
+
+log = structlog.get_logger("mboa.routing")
+
+
+def _stored(response: Response) -> idempotency.StoredResponse:
+    content_type = response.headers.get("content-type", "application/json")
+    return idempotency.StoredResponse(
+        response.status_code, bytes(response.body), {"content-type": content_type}
+    )
+
+
+def replay_response(stored: idempotency.StoredResponse) -> Response:
+    headers = {k: v for k, v in stored.headers.items() if k != "content-type"}
+    headers[idempotency.REPLAYED_HEADER] = "true"
+    return Response(
+        stored.body,
+        status_code=stored.status,
+        media_type=stored.headers.get("content-type", "application/json"),
+        headers=headers,
+    )
+
+
+class ApiRoute(APIRoute):
+    """Tenant routes: the session is the API role's (row-level security applies)."""
+
+    def sessions(self, request: Request) -> async_sessionmaker[AsyncSession]:
+        return get_state(request).db.app_sessions
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            state = get_state(request)
+            claim_sessions = state.db.app_sessions
+            async with self.sessions(request)() as session:
+                request.state.session = session
+                request.state.idempotency_claim = None
+                try:
+                    response = await original(request)
+                except idempotency.IdempotentReplay as replay:
+                    await session.rollback()
+                    return replay_response(replay.response)
+                except MboaError as exc:
+                    await (session.commit() if exc.commit_writes else session.rollback())
+                    response = error_response(exc, request_id_of(request))
+                    claim = request.state.idempotency_claim
+                    if claim is not None:
+                        await idempotency.complete_alone(claim_sessions, claim, _stored(response))
+                    return response
+                except BaseException:
+                    await session.rollback()
+                    await _release(request, claim_sessions)
+                    raise
+                claim = request.state.idempotency_claim
+                try:
+                    if claim is not None:
+                        await idempotency.complete(session, claim, _stored(response))
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    await _release(request, claim_sessions)
+                    raise
+                return response
+
+        return handler
+
+
+class PlatformRoute(ApiRoute):
+    """Staff routes that act across merchants: the session is the platform role's."""
+
+    def sessions(self, request: Request) -> async_sessionmaker[AsyncSession]:
+        return get_state(request).db.platform_sessions
+
+
+async def _release(request: Request, sessions: async_sessionmaker[AsyncSession]) -> None:
+    claim = request.state.idempotency_claim
+    if claim is None:
+        return
+    try:
+        await idempotency.release(sessions, claim)
+    except Exception:
+        log.exception("idempotency_release_failed")
+
+
+def get_session(request: Request) -> AsyncSession:
+    session: AsyncSession = request.state.session
+    return session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,26 @@
+"""What one API process holds for its lifetime, reached from a request as `get_state(request)`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
+
+from mboa.config import Settings
+from mboa.postgres import Database
+from mboa.ratelimit import RateLimiter
+
+
+@dataclasses.dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    redis: Redis
+    rate_limiter: RateLimiter
+    jwt_secret: str
+
+
+def get_state(connection: HTTPConnection) -> AppState:
+    state: AppState = connection.app.state.mboa
+    return state

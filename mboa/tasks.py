@@ -1,0 +1,5 @@
+"""Imports every domain's tasks so they register (the worker and scheduler load this)."""
+
+from mboa.idempotency import tasks as idempotency_tasks
+
+__all__ = ["idempotency_tasks"]

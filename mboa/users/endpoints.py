@@ -1,0 +1,128 @@
+"""Sign-up, login, refresh, logout, and who am I. Anonymous endpoints are rate limited per client."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from mboa.api_keys.schemas import ApiKey, to_schema
+from mboa.auth.dependencies import UserAuth
+from mboa.auth.subject import AuthSubject
+from mboa.kit.openapi import error_responses
+from mboa.kit.schemas import Schema
+from mboa.kit.time import utc_now
+from mboa.merchants.endpoints import account_of
+from mboa.merchants.schemas import Account
+from mboa.routing import ApiRoute, SessionDep
+from mboa.state import get_state
+from mboa.users.schemas import (
+    LoginRequest,
+    Me,
+    Membership,
+    RefreshRequest,
+    SignupRequest,
+    Tokens,
+    User,
+)
+from mboa.users.service import IssuedTokens
+from mboa.users.service import user as user_service
+
+router = APIRouter(prefix="/auth", tags=["Users"], route_class=ApiRoute)
+me_router = APIRouter(tags=["Users"], route_class=ApiRoute)
+
+
+class Signup(Schema):
+    tokens: Tokens
+    account: Account
+    api_keys: list[ApiKey]
+    """The sandbox keys, with their secrets: shown only in this response."""
+
+
+def tokens_of(issued: IssuedTokens) -> Tokens:
+    return Tokens(
+        access_token=issued.access_token,
+        expires_in=int((issued.access_expires_at - utc_now()).total_seconds()),
+        refresh_token=issued.refresh_token,
+        refresh_token_expires_at=issued.refresh_expires_at,
+        user=User.model_validate(issued.user),
+    )
+
+
+async def _limit(request: Request, action: str) -> None:
+    client = request.client.host if request.client else "unknown"
+    await get_state(request).rate_limiter.hit_anonymous(client, action)
+
+
+@router.post("/signup", response_model=Signup, responses=error_responses(400, 409, 429))
+async def signup(request: Request, body: SignupRequest, session: SessionDep) -> Signup:
+    """Create a user and their first merchant account (in sandbox), with test API keys."""
+    await _limit(request, "signup")
+    state = get_state(request)
+    issued, merchant, keys = await user_service.signup(
+        session,
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        business_name=body.business_name,
+        settings=state.settings.auth,
+        jwt_secret=state.jwt_secret,
+    )
+    return Signup(
+        tokens=tokens_of(issued),
+        account=account_of(merchant),
+        api_keys=[to_schema(key, secret) for key, secret in keys],
+    )
+
+
+@router.post("/login", response_model=Tokens, responses=error_responses(400, 401, 429))
+async def login(request: Request, body: LoginRequest, session: SessionDep) -> Tokens:
+    """Exchange email and password for an access token (short-lived) and a refresh token."""
+    await _limit(request, "login")
+    state = get_state(request)
+    issued = await user_service.login(
+        session,
+        email=body.email,
+        password=body.password,
+        settings=state.settings.auth,
+        jwt_secret=state.jwt_secret,
+    )
+    return tokens_of(issued)
+
+
+@router.post("/refresh", response_model=Tokens, responses=error_responses(400, 401, 429))
+async def refresh(request: Request, body: RefreshRequest, session: SessionDep) -> Tokens:
+    """Spend a refresh token for a new access token and a new refresh token (rotation)."""
+    await _limit(request, "refresh")
+    state = get_state(request)
+    issued = await user_service.refresh(
+        session,
+        refresh_token=body.refresh_token,
+        settings=state.settings.auth,
+        jwt_secret=state.jwt_secret,
+    )
+    return tokens_of(issued)
+
+
+@router.post("/logout", status_code=204, responses=error_responses(401, 429))
+async def logout(
+    auth: Annotated[AuthSubject, Depends(UserAuth())], session: SessionDep
+) -> Response:
+    """End this session: its access and refresh tokens stop working now."""
+    assert auth.session_id is not None
+    await user_service.logout(session, session_id=auth.session_id)
+    return Response(status_code=204)
+
+
+@me_router.get("/me", response_model=Me, responses=error_responses(401, 429))
+async def me(auth: Annotated[AuthSubject, Depends(UserAuth())], session: SessionDep) -> Me:
+    """The signed-in user and the merchants they belong to."""
+    assert auth.user_id is not None
+    user, memberships = await user_service.profile(session, auth.user_id)
+    return Me(
+        **User.model_validate(user).model_dump(),
+        memberships=[
+            Membership(merchant_id=m, role=r, merchant_name=n, merchant_status=s)
+            for m, r, n, s in memberships
+        ],
+    )

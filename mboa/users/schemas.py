@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import EmailStr, Field
+
+from mboa.kit.schemas import InputSchema, Schema, UnixTimestamp
+
+
+class SignupRequest(InputSchema):
+    email: EmailStr = Field(max_length=320)
+    password: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    business_name: str = Field(min_length=1, max_length=200)
+
+
+class LoginRequest(InputSchema):
+    email: EmailStr = Field(max_length=320)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class RefreshRequest(InputSchema):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class User(Schema):
+    id: str
+    object: Literal["user"] = "user"
+    email: str
+    name: str | None
+    is_platform_admin: bool
+    created: UnixTimestamp = Field(validation_alias="created_at")
+
+
+class Tokens(Schema):
+    object: Literal["token"] = "token"
+    token_type: Literal["bearer"] = "bearer"
+    access_token: str
+    expires_in: int
+    """Seconds until the access token expires."""
+    refresh_token: str
+    """Use once with /v1/auth/refresh; each use returns a new one."""
+    refresh_token_expires_at: UnixTimestamp
+    user: User
+
+
+class Membership(Schema):
+    merchant_id: str
+    merchant_name: str
+    merchant_status: str
+    role: str
+
+
+class Me(User):
+    memberships: list[Membership]

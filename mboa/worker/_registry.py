@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mboa.config import Settings
+from mboa.postgres import Database
+
+Handler = Callable[["TaskContext", dict[str, Any]], Awaitable[Any]]
+
+
+@dataclasses.dataclass
+class TaskContext:
+    """What a task handler gets: the platform-role engine (tasks act across merchants) and settings."""
+
+    settings: Settings
+    db: Database
+    job_id: str | None = None
+    attempt: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str
+    handler: Handler
+    queue: str
+    attempts: int
+    backoff_ms: int
+    cron: str | None
+
+
+REGISTRY: dict[str, Task] = {}
+
+
+def task(
+    name: str,
+    *,
+    queue: str = "default",
+    attempts: int = 8,
+    backoff_ms: int = 1000,
+    cron: str | None = None,
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        if name in REGISTRY:
+            raise ValueError(f"task {name!r} is registered twice")
+        REGISTRY[name] = Task(name, handler, queue, attempts, backoff_ms, cron)
+        return handler
+
+    return register
+
+
+def job_options(definition: Task, *, job_id: str, delay_ms: int = 0) -> dict[str, Any]:
+    return {
+        "jobId": job_id,
+        "attempts": definition.attempts,
+        "backoff": {"type": "exponential", "delay": definition.backoff_ms},
+        "delay": delay_ms,
+        # Keep finished jobs a day so a re-relayed outbox row is recognised as a duplicate.
+        "removeOnComplete": {"age": 86_400},
+        "removeOnFail": {"age": 7 * 86_400},
+    }

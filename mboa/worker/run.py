@@ -1,0 +1,78 @@
+"""`mboa worker`: one bullmq.Worker per queue, plus the outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+import structlog
+from bullmq import Worker
+
+from mboa.config import Settings
+from mboa.postgres import Database, role_urls
+from mboa.worker._registry import REGISTRY, TaskContext
+from mboa.worker.relay import OutboxRelay
+
+log = structlog.get_logger("mboa.worker")
+
+
+def load_tasks() -> None:
+    import mboa.tasks  # noqa: F401 - registers every domain's tasks
+
+
+def make_processor(settings: Settings, db: Database) -> Any:
+    async def process(job: Any, token: str) -> Any:
+        definition = REGISTRY.get(job.name)
+        if definition is None:
+            raise RuntimeError(f"no handler for task {job.name!r}")
+        context = TaskContext(settings, db, job_id=job.id, attempt=int(job.attemptsMade) + 1)
+        structlog.contextvars.bind_contextvars(task=job.name, job_id=job.id)
+        try:
+            return await definition.handler(context, dict(job.data or {}))
+        finally:
+            structlog.contextvars.unbind_contextvars("task", "job_id")
+
+    return process
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_worker(
+    settings: Settings, database_url: str, redis_url: str, *, stop: asyncio.Event | None = None
+) -> None:
+    load_tasks()
+    db = Database.connect(settings, database_url, process="worker")
+    _, platform_url = role_urls(settings, database_url)
+    if stop is None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+    queues = sorted({t.queue for t in REGISTRY.values()})
+    processor = make_processor(settings, db)
+    workers = [
+        Worker(
+            queue,
+            processor,
+            {
+                "connection": redis_url,
+                "prefix": settings.worker.queue_prefix,
+                "concurrency": settings.worker.concurrency,
+            },
+        )
+        for queue in queues
+    ]
+    relay = OutboxRelay(settings, db, redis_url, platform_url)
+    relay_task = asyncio.create_task(relay.run(stop))
+    log.info("worker_started", queues=queues)
+    try:
+        await stop.wait()
+    finally:
+        log.info("worker_stopping")
+        await relay_task
+        for worker in workers:
+            await worker.close()
+        await db.dispose()

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from redis.asyncio import Redis
+
+from mboa.app import build_state, close_state, create_app
+from mboa.config import Settings
+from mboa.postgres import Database, database_name, plain_url, with_database
+from mboa.state import AppState
+from tests.helpers import Api
+from tests.plugin import _recreate, _template_url, worker_index
+
+TABLES = [
+    "outbox",
+    "idempotency_keys",
+    "customers",
+    "api_keys",
+    "user_sessions",
+    "merchant_members",
+    "merchants",
+    "users",
+]
+
+
+@pytest.fixture(scope="session")
+def database_url(pytestconfig: pytest.Config) -> str:
+    import os
+
+    base = os.environ["MBOA_TEST_DATABASE_URL"]
+    url = with_database(base, f"{database_name(base)}_w{worker_index(pytestconfig)}")
+    asyncio.run(_recreate(url, template=database_name(_template_url(base))))
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url(pytestconfig: pytest.Config) -> str:
+    import os
+
+    base = os.environ["MBOA_TEST_REDIS_URL"].rsplit("/", 1)[0]
+    return f"{base}/{1 + worker_index(pytestconfig) % 15}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+async def app_state(settings: Settings, database_url: str, redis_url: str) -> AsyncIterator[AppState]:
+    state = build_state(settings, database_url, redis_url, process="test")
+    yield state
+    await close_state(state)
+
+
+@contextlib.asynccontextmanager
+async def serve(state: AppState) -> AsyncIterator[str]:
+    """The real API on a real socket (uvicorn in this event loop)."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(state), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def base_url(app_state: AppState) -> AsyncIterator[str]:
+    async with serve(app_state) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def owner_connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """The owner role (what migrations use): for test set-up that the app roles may not do."""
+    connection = await asyncpg.connect(plain_url(database_url))
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def clean(app_state: AppState, owner_connection: asyncpg.Connection) -> None:
+    """Every test starts from empty tables and an empty Redis database."""
+    await owner_connection.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    await app_state.redis.flushdb()
+
+
+@pytest.fixture
+async def http(base_url: str, clean: None) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def api(http: httpx.AsyncClient, app_state: AppState) -> Api:
+    return Api(http, app_state)
+
+
+@pytest.fixture
+def db(app_state: AppState) -> Database:
+    return app_state.db
+
+
+@pytest.fixture
+def redis(app_state: AppState) -> Redis:
+    return app_state.redis

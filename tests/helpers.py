@@ -1,0 +1,144 @@
+"""Test helpers that drive the real API over HTTP (nothing of ours is mocked)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any
+
+import httpx
+
+from mboa.models import MerchantStatus
+from mboa.state import AppState
+from mboa.users.service import user as user_service
+
+PASSWORD = "correct-horse-42"
+_counter = itertools.count()
+
+
+@dataclasses.dataclass
+class Account:
+    email: str
+    user_id: str
+    merchant_id: str
+    access_token: str
+    refresh_token: str
+    secret_key: str
+    publishable_key: str
+
+    @property
+    def user_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    @property
+    def key_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret_key}"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_error(
+    response: httpx.Response,
+    status: int,
+    *,
+    code: str | None = None,
+    type_: str | None = None,
+    param: str | None = None,
+) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert {"type", "code", "message", "param", "request_id"} <= set(error), error
+    assert error["request_id"] == response.headers["x-request-id"]
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code, error
+    if type_ is not None:
+        assert error["type"] == type_, error
+    if param is not None:
+        assert error["param"] == param, error
+    return dict(error)
+
+
+class Api:
+    def __init__(self, http: httpx.AsyncClient, state: AppState) -> None:
+        self.http = http
+        self.state = state
+
+    async def signup(self, *, email: str | None = None, business: str = "Shop") -> Account:
+        email = email or f"user{next(_counter)}-{id(self)}@example.cm"
+        response = await self.http.post(
+            "/v1/auth/signup",
+            json={"email": email, "password": PASSWORD, "business_name": business},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        keys = {k["type"]: k["secret"] for k in body["api_keys"]}
+        return Account(
+            email=email,
+            user_id=body["tokens"]["user"]["id"],
+            merchant_id=body["account"]["id"],
+            access_token=body["tokens"]["access_token"],
+            refresh_token=body["tokens"]["refresh_token"],
+            secret_key=keys["secret"],
+            publishable_key=keys["publishable"],
+        )
+
+    async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.http.post("/v1/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def create_key(
+        self, account: Account, *, livemode: bool = False, **body: Any
+    ) -> dict[str, Any]:
+        response = await self.http.post(
+            f"/v1/merchants/{account.merchant_id}/api_keys",
+            params={"livemode": str(livemode).lower()},
+            json=body,
+            headers=account.user_headers,
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def staff(self) -> str:
+        """A platform_admin user (created the way `mboa admin create` does); returns a token."""
+        email = f"staff{next(_counter)}@mboa.test"
+        async with self.state.db.platform_transaction() as session:
+            await user_service.create_platform_admin(
+                session, email=email, password=PASSWORD, name="Staff", settings=self.state.settings.auth
+            )
+        return str((await self.login(email))["access_token"])
+
+    async def approve(self, account: Account) -> None:
+        token = await self.staff()
+        response = await self.http.post(
+            f"/v1/admin/merchants/{account.merchant_id}/approve", headers=bearer(token)
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == MerchantStatus.active
+
+    async def live_account(self) -> tuple[Account, str]:
+        """An approved merchant and its live secret key."""
+        account = await self.signup()
+        await self.approve(account)
+        key = await self.create_key(account, livemode=True)
+        return account, str(key["secret"])
+
+    async def add_member(self, owner: Account, role: str) -> Account:
+        member = await self.signup()
+        response = await self.http.post(
+            f"/v1/merchants/{owner.merchant_id}/members",
+            json={"email": member.email, "role": role},
+            headers=owner.user_headers,
+        )
+        assert response.status_code == 200, response.text
+        return member
+
+    async def create_customer(self, key: str, **body: Any) -> dict[str, Any]:
+        response = await self.http.post("/v1/customers", json=body, headers=bearer(key))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
