@@ -22,10 +22,10 @@ from mboa.runtime import jwt_secret
 from mboa.users.repository import UserRepository
 from mboa.users.service import user as user_service
 
-DEMO_EMAIL = "demo@mboa.test"
+DEMO_EMAIL = "demo@mboa.cm"
 DEMO_PASSWORD = "demo-merchant-2026"
 DEMO_BUSINESS = "Boutique Mboa (demo)"
-STAFF_EMAIL = "staff@mboa.test"
+STAFF_EMAIL = "staff@mboa.cm"
 STAFF_PASSWORD = "staff-password-2026"
 
 

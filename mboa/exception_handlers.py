@@ -61,8 +61,9 @@ def validation_error(exc: RequestValidationError) -> MboaError:
     param = param_from_loc(loc)
     message = str(first.get("msg", "Invalid value"))
     if kind in {"json_invalid", "json_type"}:
+        detail = str((first.get("ctx") or {}).get("error", "")).strip()
         return BadRequest(
-            "Invalid JSON in the request body: " + message.removeprefix("JSON decode error"),
+            "The request body is not valid JSON" + (f": {detail}." if detail else "."),
             code="body_invalid_json",
         )
     if kind == "missing":

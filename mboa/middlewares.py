@@ -50,8 +50,7 @@ class RequestContextMiddleware:
             await self.app(scope, self._limited(receive), send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _route_template(scope)
             method = scope["method"]
             HTTP_REQUESTS.labels(method, template, str(status)).inc()
             HTTP_LATENCY.labels(method, template).observe(elapsed)
@@ -103,3 +102,11 @@ class RequestContextMiddleware:
             return message
 
         return wrapped
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched path template, e.g. `/v1/customers/{customer_id}` (bounded metric labels)."""
+    # FastAPI nests included routers; its effective route context carries the full template.
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    template = getattr(context, "path", None) or getattr(scope.get("route"), "path", None)
+    return str(template) if template else "unmatched"

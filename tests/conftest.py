@@ -64,7 +64,9 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def app_state(settings: Settings, database_url: str, redis_url: str) -> AsyncIterator[AppState]:
+async def app_state(
+    settings: Settings, database_url: str, redis_url: str
+) -> AsyncIterator[AppState]:
     state = build_state(settings, database_url, redis_url, process="test")
     yield state
     await close_state(state)

@@ -88,7 +88,9 @@ class Api:
         )
 
     async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
-        response = await self.http.post("/v1/auth/login", json={"email": email, "password": password})
+        response = await self.http.post(
+            "/v1/auth/login", json={"email": email, "password": password}
+        )
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -106,10 +108,14 @@ class Api:
 
     async def staff(self) -> str:
         """A platform_admin user (created the way `mboa admin create` does); returns a token."""
-        email = f"staff{next(_counter)}@mboa.test"
+        email = f"staff{next(_counter)}@mboa.cm"
         async with self.state.db.platform_transaction() as session:
             await user_service.create_platform_admin(
-                session, email=email, password=PASSWORD, name="Staff", settings=self.state.settings.auth
+                session,
+                email=email,
+                password=PASSWORD,
+                name="Staff",
+                settings=self.state.settings.auth,
             )
         return str((await self.login(email))["access_token"])
 
