@@ -6,14 +6,18 @@ arm and a `SPECS` entry below, a settings group in config.py, and its own packag
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 import httpx
 
 from mboa.providers import mtn_momo, orange_money
 from mboa.providers.base import PaymentProvider, ProviderSpec
-from mboa.providers.config import ProvidersSettings
 from mboa.providers.types import ProviderName
+
+if TYPE_CHECKING:
+    # Only for annotations: config.py pulls in the simulator's settings, which import this
+    # package's adapters' settings.
+    from mboa.providers.config import ProvidersSettings
 
 SPECS: dict[ProviderName, ProviderSpec] = {
     ProviderName.mtn_momo: mtn_momo.SPEC,

@@ -40,7 +40,8 @@ PHONE_KEYS = frozenset(
         "payee_phone",
     }
 )
-_LONG_DIGITS = re.compile(r"\+?\d{7,}")
+# Digit runs of phone-number length that are not part of a longer token (payToken, UUID).
+_LONG_DIGITS = re.compile(r"(?<![0-9A-Za-z])\+?\d{8,15}(?![0-9A-Za-z])")
 
 
 def mask_phone(value: str) -> str:
@@ -51,7 +52,7 @@ def mask_phone(value: str) -> str:
 
 
 def mask_text(value: str) -> str:
-    """Mask every run of 7+ digits (phone numbers inside URLs or messages)."""
+    """Mask phone-number-like digit runs (inside URLs or messages)."""
     return _LONG_DIGITS.sub(lambda m: mask_phone(m.group(0)), value)
 
 

@@ -55,6 +55,9 @@ class SimulatorSettings(BaseModel):
     mtn_callback_host: str = "127.0.0.1"
     """`providerCallbackHost` of the pre-provisioned user; X-Callback-Url must use it."""
     mtn_target_environments: tuple[str, ...] = ("sandbox", "mtncameroon")
+    mtn_reason_as_object: bool = False
+    """Render MTN `reason` as `{"code", "message"}` (the swagger) instead of a plain string
+    (MTN's examples); providers-wire.md §1.6 says both exist."""
     mtn_subscription_keys: tuple[str, ...] = ()
     """Accepted `Ocp-Apim-Subscription-Key`s; empty accepts any non-empty key."""
 
