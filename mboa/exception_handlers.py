@@ -116,10 +116,14 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 async def _unhandled(request: Request, exc: Exception) -> Response:
     log.exception("unhandled_error", path=request.url.path)
-    return error_response(
-        InternalError("An internal error occurred. It has been logged; retry later."),
-        request_id_of(request),
+    request_id = request_id_of(request)
+    response = error_response(
+        InternalError("An internal error occurred. It has been logged; retry later."), request_id
     )
+    # This response is sent by Starlette's outermost middleware, past our request-id middleware.
+    if request_id:
+        response.headers["X-Request-Id"] = request_id
+    return response
 
 
 def install(app: FastAPI) -> None:

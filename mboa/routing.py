@@ -2,9 +2,9 @@
 
 `ApiRoute` opens one session per request, lets dependencies and the endpoint use it, and then:
 stores the Idempotency-Key response in that same transaction and commits (success); or rolls back
-and answers the error object (an `MboaError`, also stored for the key as Stripe does); or rolls back,
-releases the key and re-raises (validation failures and unexpected errors: nothing was written, so a
-retry with the same key is safe). Services flush, never commit.
+and answers the error object (an `MboaError`: stored for the key as Stripe does, except invalid
+parameters); or rolls back, releases the key and re-raises (validation failures and unexpected
+errors: nothing was written, so a retry with the same key is safe). Services flush, never commit.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mboa.exception_handlers import error_response, request_id_of
-from mboa.exceptions import MboaError
+from mboa.exceptions import BadRequest, MboaError
 from mboa.idempotency import service as idempotency
 from mboa.state import get_state
 
@@ -68,8 +68,11 @@ class ApiRoute(APIRoute):
                 except MboaError as exc:
                     await (session.commit() if exc.commit_writes else session.rollback())
                     response = error_response(exc, request_id_of(request))
-                    claim = request.state.idempotency_claim
-                    if claim is not None:
+                    if isinstance(exc, BadRequest):
+                        # A parameter was invalid: like Stripe, store nothing, so the client
+                        # can fix the request and retry with the same key.
+                        await _release(request, claim_sessions)
+                    elif (claim := request.state.idempotency_claim) is not None:
                         await idempotency.complete_alone(claim_sessions, claim, _stored(response))
                     return response
                 except BaseException:

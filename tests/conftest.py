@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from mboa.app import build_state, close_state, create_app
@@ -73,11 +74,11 @@ async def app_state(
 
 
 @contextlib.asynccontextmanager
-async def serve(state: AppState) -> AsyncIterator[str]:
+async def serve(state: AppState, *, app: FastAPI | None = None) -> AsyncIterator[str]:
     """The real API on a real socket (uvicorn in this event loop)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(state), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        app or create_app(state), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

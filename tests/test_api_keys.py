@@ -116,7 +116,8 @@ class TestRoll:
         )
         assert rolled.status_code == 200, rolled.text
         new = rolled.json()
-        assert new["secret"].startswith("sk_test_") and new["secret"] != old["secret"]
+        assert new["secret"].startswith("sk_test_")
+        assert new["secret"] != old["secret"]
         assert new["name"] == "server"
         for secret in (old["secret"], new["secret"]):
             assert (await api.http.get("/v1/account", headers=bearer(secret))).status_code == 200

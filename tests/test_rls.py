@@ -53,7 +53,8 @@ async def test_test_and_live_modes_are_separate(api: Api) -> None:
     account, live_key = await api.live_account()
     test_customer = await api.create_customer(account.secret_key, name="Test")
     live_customer = await api.create_customer(live_key, name="Live")
-    assert test_customer["livemode"] is False and live_customer["livemode"] is True
+    assert test_customer["livemode"] is False
+    assert live_customer["livemode"] is True
 
     assert_error(
         await api.http.get(f"/v1/customers/{live_customer['id']}", headers=account.key_headers), 404

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import phonenumbers
@@ -20,8 +21,13 @@ class CustomerNotFound(NotFound):
     pass
 
 
+_PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ().-]{6,20}$")
+
+
 def normalise_phone(raw: str) -> str:
     """E.164; a bare national number is read as Cameroonian."""
+    if not _PHONE_CHARACTERS.match(raw):
+        raise BadRequest(f"Invalid phone number: '{raw}'", param="phone")
     try:
         number = phonenumbers.parse(raw, "CM")
     except phonenumbers.NumberParseException:
