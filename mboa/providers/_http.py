@@ -205,7 +205,7 @@ class OperatorHttp:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(r.retry_attempts),
             wait=wait_exponential_jitter(
-                initial=r.retry_initial_seconds,
+                multiplier=r.retry_initial_seconds,
                 max=r.retry_max_seconds,
                 jitter=r.retry_jitter_seconds,
             ),
