@@ -68,9 +68,10 @@ class CallbackSink:
     def for_id(self, our_id: str) -> list[Received]:
         return [r for r in self.received if r.our_id == our_id]
 
-    async def wait_for(self, our_id: str, count: int = 1, timeout: float = 2.0) -> list[Received]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.for_id(our_id)) < count and asyncio.get_running_loop().time() < deadline:
+    async def wait_for(self, our_id: str, count: int = 1, within: float = 2.0) -> list[Received]:
+        for _ in range(int(within / 0.01)):
+            if len(self.for_id(our_id)) >= count:
+                break
             await asyncio.sleep(0.01)
         return self.for_id(our_id)
 
@@ -178,9 +179,9 @@ class Case:
             return await self.provider.collection_status(ref)
         return await self.provider.disbursement_status(ref)
 
-    async def wait_final(self, ref: TransactionRef, timeout: float = 3.0) -> TransactionResult:
+    async def wait_final(self, ref: TransactionRef, within: float = 3.0) -> TransactionResult:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while True:
             result = await self.status(ref)
             if result.status.is_final or loop.time() > deadline:
@@ -212,9 +213,9 @@ async def case(
     await built.provider.aclose()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 2.0) -> bool:
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 2.0) -> bool:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while loop.time() < deadline:
         if await check():
             return True

@@ -13,7 +13,7 @@ from mboa.providers.errors import CircuitOpen, ProviderUnavailable
 from mboa.providers.types import FailureCode, Product, TransactionStatus
 from mboa.simulator.run import RunningSimulators
 
-from .conftest import RESILIENCE, CallbackSink, Case, build_case, eventually
+from .conftest import RESILIENCE, CallbackSink, Case, build_case
 
 
 def _reference_sent(case: Case, request: object) -> str:
@@ -286,9 +286,3 @@ class TestObservability:
         assert "2222" not in text.replace("*", "")  # Orange PIN
         assert any(entry.get("event") == "provider.call" for entry in logs)
         assert "456" in text  # the last 3 digits remain for support
-
-    async def test_eventually_helper_times_out(self) -> None:
-        async def never() -> bool:
-            return False
-
-        assert not await eventually(never, timeout=0.05)
