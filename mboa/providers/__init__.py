@@ -12,6 +12,7 @@ import httpx
 
 from mboa.providers import mtn_momo, orange_money
 from mboa.providers.base import PaymentProvider, ProviderSpec
+from mboa.providers.errors import ProviderConfigurationError
 from mboa.providers.types import ProviderName
 
 if TYPE_CHECKING:
@@ -51,7 +52,27 @@ class ProviderRegistry:
         self.settings = settings
         self._providers: dict[ProviderName, PaymentProvider] = {}
 
+    def enabled(self) -> list[ProviderName]:
+        return [name for name in ProviderName if self._settings_of(name).enabled]
+
+    def _settings_of(
+        self, name: ProviderName
+    ) -> mtn_momo.MtnMomoSettings | orange_money.OrangeMoneySettings:
+        match name:
+            case ProviderName.mtn_momo:
+                return self.settings.mtn_momo
+            case ProviderName.orange_money:
+                return self.settings.orange_money
+            case _:
+                assert_never(name)
+
     def get(self, name: ProviderName) -> PaymentProvider:
+        """The live adapter; raises `ProviderConfigurationError` for a disabled provider."""
+        if not self._settings_of(name).enabled:
+            raise ProviderConfigurationError(
+                f"{name.value} is disabled (MBOA_PROVIDERS__{name.value.upper()}__ENABLED)",
+                provider=name,
+            )
         provider = self._providers.get(name)
         if provider is None:
             provider = self._providers[name] = build_provider(name, self.settings)

@@ -181,6 +181,12 @@ class TestDisburse:
         assert final.status is TransactionStatus.failed
         assert final.failure_code is FailureCode.insufficient_funds
 
+    async def test_payout_to_an_unknown_wallet(self, case: Case) -> None:
+        result = await case.disburse(case.magic("11"))
+        final = await case.wait_final(result.ref)
+        assert final.status is TransactionStatus.failed
+        assert final.failure_code is FailureCode.payee_not_found
+
     async def test_payout_callback(self, case: Case) -> None:
         await case.disburse(case.ordinary, our_id="po_cb")
         received = await case.sink.wait_for("po_cb")

@@ -11,7 +11,9 @@ from mboa.providers import SPECS, ProviderName, ProviderRegistry, build_provider
 from mboa.providers.amounts import from_wire_amount, to_wire_amount
 from mboa.providers.base import PaymentProvider
 from mboa.providers.config import ProvidersSettings
+from mboa.providers.errors import ProviderConfigurationError
 from mboa.providers.masking import mask_mapping, mask_phone, mask_text
+from mboa.providers.mtn_momo import MtnMomoSettings
 from mboa.providers.mtn_momo import mapping as mtn
 from mboa.providers.orange_money import mapping as orange
 from mboa.providers.types import Capability, CollectionRequest, FailureCode, TransactionStatus
@@ -139,6 +141,20 @@ class TestRegistry:
         assert get_spec(ProviderName.mtn_momo).supports(Capability.balance)
         assert not get_spec(ProviderName.orange_money).supports(Capability.balance)
         assert all(spec.currencies == {"XAF"} for spec in SPECS.values())
+
+    async def test_disabled_provider_is_refused(self) -> None:
+        settings = ProvidersSettings()
+        settings.orange_money.enabled = False
+        registry = ProviderRegistry(settings)
+        assert registry.enabled() == [ProviderName.mtn_momo]
+        with pytest.raises(ProviderConfigurationError, match="ENABLED"):
+            registry.get(ProviderName.orange_money)
+        await registry.aclose()
+
+    def test_wire_currency_is_sandbox_only(self) -> None:
+        MtnMomoSettings(wire_currency="EUR")
+        with pytest.raises(ValidationError, match="sandbox"):
+            MtnMomoSettings(wire_currency="EUR", target_environment="mtncameroon")
 
     async def test_build_provider(self) -> None:
         provider = build_provider(ProviderName.orange_money, ProvidersSettings())

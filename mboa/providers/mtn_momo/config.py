@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from mboa.providers.resilience import ResilienceSettings
 
@@ -37,3 +37,9 @@ class MtnMomoSettings(BaseModel):
     collection: MtnProductCredentials = MtnProductCredentials()
     disbursement: MtnProductCredentials = MtnProductCredentials()
     resilience: ResilienceSettings = ResilienceSettings()
+
+    @model_validator(mode="after")
+    def _sandbox_only_overrides(self) -> MtnMomoSettings:
+        if self.wire_currency is not None and self.target_environment != "sandbox":
+            raise ValueError("wire_currency is for MTN's sandbox only; unset it in production")
+        return self

@@ -72,6 +72,13 @@ def national_msisdn(phone: str) -> str:
     return digits[3:]
 
 
+def _for_product(product: Product, failure: FailureCode) -> FailureCode:
+    # "Beneficiaire introuvable" names the other party: on a cash-in that is the payee.
+    if product is Product.disbursement and failure is FailureCode.payer_not_found:
+        return FailureCode.payee_not_found
+    return failure
+
+
 class OrangeMoneyProvider:
     def __init__(
         self, settings: OrangeMoneySettings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -105,10 +112,13 @@ class OrangeMoneyProvider:
                 amount = None
         failure = None
         if status is TransactionStatus.failed:
-            failure = map_failure(
-                tx.status,
-                (tx.confirmtxnstatus, tx.inittxnstatus),
-                (tx.confirmtxnmessage, tx.inittxnmessage, tx.txnmessage),
+            failure = _for_product(
+                ref.product,
+                map_failure(
+                    tx.status,
+                    (tx.confirmtxnstatus, tx.inittxnstatus),
+                    (tx.confirmtxnmessage, tx.inittxnmessage, tx.txnmessage),
+                ),
             )
         return TransactionResult(
             ref=ref,
@@ -133,7 +143,7 @@ class OrangeMoneyProvider:
                 return TransactionResult(
                     ref=ref,
                     status=TransactionStatus.failed,
-                    failure_code=exc.failure_code or FailureCode.unknown,
+                    failure_code=_for_product(ref.product, exc.failure_code or FailureCode.unknown),
                     raw_status="FAILED",
                     raw_reason=exc.raw_code,
                 )
