@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 import httpx
+import orjson
 import structlog
 
 from mboa.providers.masking import mask_phone
@@ -113,8 +114,6 @@ class RecordedRequest:
     at: float
 
     def json(self) -> Any:
-        import orjson
-
         return orjson.loads(self.body) if self.body else None
 
     def to_json(self) -> dict[str, Any]:

@@ -226,8 +226,10 @@ def create_mtn_app(sim: MtnSimulator) -> FastAPI:
             return None, json_response(_SUBSCRIPTION_DENIED, 401)
         scheme, _, token_value = request.headers.get("authorization", "").partition(" ")
         entry = sim.tokens.get(token_value) if scheme.lower() == "bearer" else None
-        if entry is None or entry[0] != product or entry[2] <= sim.clock():
-            sim.tokens.pop(token_value, None) if entry and entry[2] <= sim.clock() else None
+        if entry is not None and entry[2] <= sim.clock():
+            del sim.tokens[token_value]  # expired
+            entry = None
+        if entry is None or entry[0] != product:
             return None, json_response(
                 {"statusCode": 401, "message": "Unauthorized. Access token is missing or invalid."},
                 401,
