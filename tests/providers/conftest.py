@@ -27,7 +27,7 @@ from mboa.providers.types import (
     TransactionResult,
 )
 from mboa.simulator.config import SimulatorSettings
-from mboa.simulator.engine import Engine
+from mboa.simulator.engine import Engine, RecordedRequest
 from mboa.simulator.run import RunningSimulators, running_simulators, serve_asgi
 
 # Short windows keep the folder fast; every duration below is what the outcome needs.
@@ -188,7 +188,7 @@ class Case:
                 return result
             await asyncio.sleep(0.03)
 
-    def creates(self) -> list[Any]:
+    def creates(self) -> list[RecordedRequest]:
         """Recorded create calls (requesttopay/transfer, mp/pay/cashin/pay)."""
         paths = ("/requesttopay", "/transfer", "/mp/pay", "/cashin/pay")
         return [r for r in self.engine.requests if r.method == "POST" and r.path.endswith(paths)]

@@ -11,16 +11,17 @@ from structlog.testing import capture_logs
 from mboa.providers import ProviderName
 from mboa.providers.errors import CircuitOpen, ProviderUnavailable
 from mboa.providers.types import FailureCode, Product, TransactionStatus
+from mboa.simulator.engine import RecordedRequest
 from mboa.simulator.run import RunningSimulators
 
 from .conftest import RESILIENCE, CallbackSink, Case, build_case
 
 
-def _reference_sent(case: Case, request: object) -> str:
+def _reference_sent(case: Case, request: RecordedRequest) -> str:
     # MTN: the X-Reference-Id header; Orange: the payToken in the pay body.
     if case.name is ProviderName.mtn_momo:
-        return request.headers["x-reference-id"]  # type: ignore[attr-defined]
-    return request.json()["payToken"]  # type: ignore[attr-defined]
+        return request.headers["x-reference-id"]
+    return str(request.json()["payToken"])
 
 
 class TestCollectSuccess:

@@ -177,6 +177,7 @@ class TestWebPay:
 
     async def test_cancel_on_the_payment_page(self, orange: Case) -> None:
         result = await _webpay(orange, our_id="ord_2")
+        assert result.redirect_url is not None
         async with httpx.AsyncClient() as payer:
             cancelled = await payer.post(result.redirect_url, data={"action": "cancel"})
         assert cancelled.headers["location"] == "http://127.0.0.1:8000/cancel"
