@@ -166,12 +166,15 @@ class OperatorHttp:
                 check(response)
                 return response
         except OpenedState as exc:
+            # purgatory raises the same OpenedState instance on every refused call: drop its
+            # traceback so it does not grow for as long as the circuit stays open.
+            exc.__traceback__ = None
             error = CircuitOpen(
                 f"{self.provider.value} {product}: circuit open, not calling",
                 provider=self.provider,
                 operation=operation,
             )
-            raise error from exc
+            raise error from None
         except BaseException as exc:
             error = exc
             raise
