@@ -28,6 +28,11 @@ TABLES = [
     "merchant_members",
     "merchants",
     "users",
+    "ledger_settlement_queue",
+    "ledger_open_pendings",
+    "ledger_entries",
+    "ledger_transactions",
+    "ledger_accounts",
 ]
 
 

@@ -4,6 +4,14 @@ from mboa.kit.db import Model
 from mboa.models.api_key import ApiKey, ApiKeyType
 from mboa.models.customer import Customer
 from mboa.models.idempotency_key import IdempotencyKey
+from mboa.models.ledger import (
+    LedgerAccount,
+    LedgerEntry,
+    LedgerFeePlan,
+    LedgerOpenPending,
+    LedgerSettlementDue,
+    LedgerTransaction,
+)
 from mboa.models.merchant import MemberRole, Merchant, MerchantMember, MerchantStatus
 from mboa.models.outbox import OutboxMessage
 from mboa.models.session import UserSession
@@ -14,6 +22,12 @@ __all__ = [
     "ApiKeyType",
     "Customer",
     "IdempotencyKey",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerFeePlan",
+    "LedgerOpenPending",
+    "LedgerSettlementDue",
+    "LedgerTransaction",
     "MemberRole",
     "Merchant",
     "MerchantMember",

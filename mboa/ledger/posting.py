@@ -1,0 +1,227 @@
+"""Postings: what the ledger is asked to write, turned into one call of `mboa_ledger_apply`.
+
+A `Posting` is one journal transaction: legs on accounts (credit positive, debit negative) that sum
+to zero per kind. A batch of postings goes to the database in one round trip; the SQL function
+locks the batch's accounts in ascending id order, checks balances and idempotency, and returns one
+`PostingResult` per posting. This module only shapes data; the SQL lives in `repository.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from mboa.kit.ids import new_id
+from mboa.ledger.accounts import HOT_SHARDS, AccountKey, account_id
+
+TXN_PREFIX = "txn"
+
+
+class EntryKind(enum.IntEnum):
+    posted = 0
+    hold = 1
+    """A pending (two-phase) amount: counts in pending_debits / pending_credits."""
+    release = 2
+    """Undoes a hold when its pending transfer is posted, voided or expires."""
+
+
+class Phase(enum.StrEnum):
+    posted = "posted"
+    """Single-phase: the legs are posted now."""
+    pending = "pending"
+    """Two-phase, first step: the legs are held (a reservation)."""
+    post = "post"
+    """Resolves a pending: releases its holds and posts (all or part of) them."""
+    void = "void"
+    """Resolves a pending: releases its holds, posts nothing."""
+    expire = "expire"
+    """Like void, done by the expiry job once `expires_at` has passed."""
+
+
+class Link(enum.StrEnum):
+    resolve = "resolve"
+    reverse = "reverse"
+    settle = "settle"
+
+
+class SourceType(enum.StrEnum):
+    """What caused a journal transaction (its `type`)."""
+
+    payment = "payment"
+    refund = "refund"
+    payout = "payout"
+    fee = "fee"
+    adjustment = "adjustment"
+    reversal = "reversal"
+    settlement = "settlement"
+    transfer = "transfer"
+
+
+class Outcome(enum.StrEnum):
+    created = "created"
+    replayed = "replayed"
+    """Same idempotency key and same content: the original transaction, nothing written."""
+    conflict = "conflict"
+    """Same idempotency key, different content: nothing written."""
+    invalid = "invalid"
+    exceeds_credits = "exceeds_credits"
+    """A flagged account would go below zero (insufficient funds)."""
+    exceeds_debits = "exceeds_debits"
+    parent_not_found = "parent_not_found"
+    parent_not_pending = "parent_not_pending"
+    already_resolved = "already_resolved"
+    already_reversed = "already_reversed"
+    already_settled = "already_settled"
+    pending_expired = "pending_expired"
+    not_expired = "not_expired"
+    not_reversible = "not_reversible"
+    mismatch = "mismatch"
+    """A post, void or reversal whose legs do not match the transaction it refers to."""
+    unknown_account = "unknown_account"
+    """Internal: an account is not open yet (the repository opens it and calls again)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Leg:
+    account: AccountKey
+    amount: int
+    kind: EntryKind = EntryKind.posted
+
+
+@dataclasses.dataclass(slots=True)
+class Posting:
+    idempotency_key: str
+    type: str
+    currency: str
+    livemode: bool
+    legs: Sequence[Leg]
+    phase: Phase = Phase.posted
+    source: str | None = None
+    merchant_id: str | None = None
+    parent_id: str | None = None
+    link: Link | None = None
+    expires_at: dt.datetime | None = None
+    bt_type: str | None = None
+    """Set for the merchant's balance transactions (what /v1/balance_transactions lists)."""
+    amount: int | None = None
+    fee: int | None = None
+    net: int | None = None
+    available_on: dt.datetime | None = None
+    """With `net`: the net is moved from pending to available by the settlement job then."""
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    id: str = dataclasses.field(default_factory=lambda: new_id(TXN_PREFIX))
+
+    def fingerprint(self) -> bytes:
+        """The content that decides replay vs conflict. Hot accounts count by their logical key
+        (the shard is chosen per connection) and times are left out (a retry recomputes them)."""
+        legs = sorted(
+            (account_id(leg.account.with_shard(0)), int(leg.kind), leg.amount) for leg in self.legs
+        )
+        content = (
+            self.type,
+            self.currency,
+            self.livemode,
+            str(self.phase),
+            self.source,
+            self.merchant_id,
+            self.parent_id,
+            self.link and str(self.link),
+            self.bt_type,
+            self.amount,
+            self.fee,
+            self.net,
+            legs,
+        )
+        return hashlib.blake2b(repr(content).encode(), digest_size=16).digest()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PostingResult:
+    outcome: Outcome
+    transaction_id: str
+    """The new transaction, or for a replay/conflict the one that already has the key."""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.created, Outcome.replayed)
+
+
+@dataclasses.dataclass(slots=True)
+class Batch:
+    """The arguments of one `mboa_ledger_apply` call, plus the physical accounts it needs open."""
+
+    args: list[Any]
+    accounts: dict[int, AccountKey]
+
+
+def _ordered_legs(legs: Sequence[Leg], shard: int) -> list[tuple[AccountKey, int, int]]:
+    """Physical legs, one per (account, kind), releases first (so a post never shows a
+    transient overdraft in the version chain)."""
+    merged: dict[tuple[AccountKey, int], int] = {}
+    for leg in legs:
+        key = leg.account.with_shard(shard) if leg.account.is_hot else leg.account
+        merged[(key, int(leg.kind))] = merged.get((key, int(leg.kind)), 0) + leg.amount
+    out = [(key, kind, amount) for (key, kind), amount in merged.items() if amount != 0]
+    out.sort(key=lambda item: -item[1])
+    return out
+
+
+def build_batch(postings: Sequence[Posting], shard_hint: int) -> Batch:
+    shard = shard_hint % HOT_SHARDS
+    physical = [_ordered_legs(p.legs, shard) for p in postings]
+    accounts: dict[int, AccountKey] = {}
+    for legs in physical:
+        for key, _, _ in legs:
+            accounts.setdefault(account_id(key), key)
+    ids = sorted(accounts)
+    index = {account: position for position, account in enumerate(ids, 1)}
+    e_item: list[int] = []
+    e_acct: list[int] = []
+    e_kind: list[int] = []
+    e_amount: list[int] = []
+    for item, legs in enumerate(physical, 1):
+        for key, kind, amount in legs:
+            e_item.append(item)
+            e_acct.append(index[account_id(key)])
+            e_kind.append(kind)
+            e_amount.append(amount)
+    args: list[Any] = [
+        ids,
+        [p.id for p in postings],
+        [p.idempotency_key for p in postings],
+        [p.fingerprint() for p in postings],
+        [p.type for p in postings],
+        [p.source for p in postings],
+        [p.merchant_id for p in postings],
+        [p.livemode for p in postings],
+        [p.currency for p in postings],
+        [str(p.phase) for p in postings],
+        [p.parent_id for p in postings],
+        [p.link and str(p.link) for p in postings],
+        [p.expires_at for p in postings],
+        [p.bt_type for p in postings],
+        [p.amount for p in postings],
+        [p.fee for p in postings],
+        [p.net for p in postings],
+        [p.available_on for p in postings],
+        [p.description for p in postings],
+        [orjson.dumps(p.metadata).decode() if p.metadata else None for p in postings],
+        e_item,
+        e_acct,
+        e_kind,
+        e_amount,
+    ]
+    return Batch(args, accounts)
+
+
+def parse_results(rows: Sequence[Sequence[Any]], count: int) -> list[PostingResult]:
+    results = [PostingResult(Outcome(row[1]), str(row[2])) for row in rows]
+    assert len(results) == count, "mboa_ledger_apply returned a result per item"
+    return results

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mboa.config import Settings
+from mboa.ledger.verify import VerifyReport, verify
+from mboa.postgres import Database
+
+
+@pytest.fixture
+async def ledger_db(
+    clean: None, db: Database, owner_connection: asyncpg.Connection
+) -> AsyncIterator[Database]:
+    """Empty ledger (the `clean` fixture truncates it); merchant fee plans removed too."""
+    await owner_connection.execute("DELETE FROM ledger_fee_plans WHERE merchant_id IS NOT NULL")
+    return db
+
+
+async def run_verify(db: Database, settings: Settings, *, grace_seconds: int = 900) -> VerifyReport:
+    async with db.platform_transaction() as session:
+        await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        return await verify(
+            session,
+            roles=[settings.database.app_role, settings.database.platform_role],
+            grace_seconds=grace_seconds,
+        )
+
+
+async def assert_verified(db: Database, settings: Settings) -> None:
+    report = await run_verify(db, settings)
+    assert report.ok, report.render()
+
+
+async def platform(db: Database) -> AsyncSession:
+    return db.platform_sessions()
