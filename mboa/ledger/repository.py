@@ -18,13 +18,25 @@ from sqlalchemy.orm import aliased
 
 from mboa.kit.repository import RepositoryBase
 from mboa.ledger.accounts import AccountKey, AccountKind
-from mboa.ledger.exceptions import LedgerBusy, LedgerError
-from mboa.ledger.posting import Outcome, Posting, PostingResult, build_batch, parse_results
+from mboa.ledger.exceptions import LedgerBusy
+from mboa.ledger.posting import (
+    Outcome,
+    Posting,
+    PostingResult,
+    build_batch,
+    is_simple,
+    parse_results,
+    transfer_args,
+)
 from mboa.models import LedgerAccount, LedgerEntry, LedgerFeePlan, LedgerTransaction
 
 APPLY_SQL = (
     "SELECT o_item, o_status, o_transaction_id FROM mboa_ledger_apply($1, $2, $3, $4, $5, $6,"
     " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+)
+TRANSFER_SQL = (
+    "SELECT o_status, o_transaction_id FROM mboa_ledger_transfer($1, $2, $3, $4, $5, $6, $7,"
+    " $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
 )
 OPEN_SQL = "SELECT mboa_ledger_open_accounts($1, $2, $3, $4, $5, $6, $7, $8)"
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
@@ -122,16 +134,33 @@ async def open_accounts(executor: Executor, keys: Iterable[AccountKey]) -> None:
 
 
 async def apply(executor: Executor, postings: Sequence[Posting]) -> list[PostingResult]:
-    """Write a batch of postings in one call; accounts are opened on first use."""
+    """Write a batch of postings in one call; accounts are opened on first use.
+
+    A single plain transfer takes the one-statement path (`mboa_ledger_transfer`), anything else
+    the general function (`mboa_ledger_apply`); both write the same rows with the same checks.
+    """
     if not postings:
         return []
-    batch = build_batch(postings, await executor.shard_hint())
-    for _ in range(2):
-        results = parse_results(await executor.fetch(APPLY_SQL, batch.args), len(postings))
-        if results[0].outcome is not Outcome.unknown_account:
+    shard_hint = await executor.shard_hint()
+    if len(postings) == 1 and is_simple(postings[0]):
+        args, accounts = transfer_args(postings[0], shard_hint)
+        sql = TRANSFER_SQL
+    else:
+        batch = build_batch(postings, shard_hint)
+        args, accounts, sql = batch.args, batch.accounts, APPLY_SQL
+    for _ in range(10):
+        rows = await executor.fetch(sql, args)
+        if sql is TRANSFER_SQL:
+            results = [PostingResult(Outcome(row[0]), str(row[1])) for row in rows]
+        else:
+            results = parse_results(rows, len(postings))
+        if results[0].outcome is Outcome.unknown_account:
+            await open_accounts(executor, accounts.values())
+        elif results[0].outcome is not Outcome.retry:
             return results
-        await open_accounts(executor, batch.accounts.values())
-    raise LedgerError("ledger accounts could not be opened")
+        # `retry`: a concurrent transaction committed the same key after this statement's
+        # snapshot; the next call sees it and answers with a replay or a conflict.
+    raise LedgerBusy("the ledger could not complete the posting; retry")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

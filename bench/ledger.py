@@ -1,0 +1,414 @@
+"""Ledger throughput benchmark (`make bench-ledger`), docs/benchmarks.md "Ledger".
+
+Scenarios, each run for MBOA_BENCH_SECONDS (default 20) after a warm-up:
+  L1  one transfer per database transaction, uniform random accounts
+  L2  every transfer touches one hot account (fee revenue: 32 shards, picked per connection)
+  L3  batched ingestion: MBOA_BENCH_BATCH (default 500) transfers per call, one result per item
+and, in the same run, the raw limit of the same transfers:
+  raw_l1      pgbench (C client) calling the same SQL function with the same shape of transfer
+  raw_*_asyncpg  bare asyncpg with pre-built arguments (no Posting objects, no hashing)
+then `ledger verify`. The last line of output is one JSON object.
+
+PostgreSQL: the embedded server of the `bench` profile (fsync and synchronous_commit on) unless
+MBOA_BENCH_DATABASE_URL points to another (owner URL; the database is recreated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mboa.config import Settings  # noqa: E402
+from mboa.devservers import EmbeddedServers, pg_bin_dir  # noqa: E402
+from mboa.ledger.accounts import AccountKey, AccountKind, platform_account, shards_of  # noqa: E402
+from mboa.ledger.posting import Leg, Posting, SourceType  # noqa: E402
+from mboa.ledger.repository import (  # noqa: E402
+    APPLY_SQL,
+    TRANSFER_SQL,
+    ConnectionExecutor,
+    apply,
+    open_accounts,
+)
+from mboa.ledger.verify import verify  # noqa: E402
+from mboa.postgres import Database, plain_url, role_urls, with_database  # noqa: E402
+from mboa.runtime import migrate  # noqa: E402
+
+SECONDS = float(os.environ.get("MBOA_BENCH_SECONDS", "20"))
+WARMUP = float(os.environ.get("MBOA_BENCH_WARMUP", str(min(5.0, SECONDS / 4))))
+CONNECTIONS = int(os.environ.get("MBOA_BENCH_CONNECTIONS", "24"))
+BATCH = int(os.environ.get("MBOA_BENCH_BATCH", "500"))
+BATCH_CONNECTIONS = int(os.environ.get("MBOA_BENCH_BATCH_CONNECTIONS", "3"))
+ACCOUNTS = int(os.environ.get("MBOA_BENCH_ACCOUNTS", "100000"))
+DATABASE = "mboa_bench_ledger"
+RAW_ID_BASE = 1_000_000_000  # ids of the accounts pgbench and the raw client use
+HOT_RAW_BASE = 2_000_000_000
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": memory.splitlines()[1].split()[1] if memory else "?",
+        "python": platform.python_version(),
+    }
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.done = 0
+        self.refused = 0
+        self.measuring = False
+
+
+async def run_for(
+    name: str,
+    workers: int,
+    connect: Callable[[], Awaitable[asyncpg.Connection]],
+    step: Callable[[asyncpg.Connection, Counter], Awaitable[None]],
+    *,
+    seconds: float | None = None,
+) -> float:
+    """Run `step` in a loop on `workers` connections: warm-up, then measure SECONDS."""
+    counter = Counter()
+    stop = False
+    connections = [await connect() for _ in range(workers)]
+
+    async def worker(connection: asyncpg.Connection) -> None:
+        while not stop:
+            await step(connection, counter)
+
+    tasks = [asyncio.create_task(worker(c)) for c in connections]
+    await asyncio.sleep(WARMUP)
+    start_count, start = counter.done, time.perf_counter()
+    await asyncio.sleep(SECONDS if seconds is None else seconds)
+    done, elapsed = counter.done - start_count, time.perf_counter() - start
+    stop = True
+    await asyncio.gather(*tasks)
+    for connection in connections:
+        await connection.close()
+    tps = done / elapsed
+    log(f"{name:<22} {tps:>10,.0f} transfers/s  ({done:,} in {elapsed:.1f} s, {workers} conn)")
+    if counter.refused:
+        raise SystemExit(f"{name}: {counter.refused} transfers were refused")
+    return tps
+
+
+def general(i: int) -> AccountKey:
+    return AccountKey(f"bench_{i}", False, "XAF", AccountKind.general)
+
+
+def posting_between(debit: AccountKey, credit: AccountKey, amount: int) -> Posting:
+    return Posting(
+        idempotency_key=f"bench:{random.getrandbits(96):x}",
+        type=SourceType.transfer,
+        currency="XAF",
+        livemode=False,
+        legs=[Leg(debit, -amount), Leg(credit, amount)],
+    )
+
+
+def pair() -> tuple[int, int]:
+    a = random.randrange(ACCOUNTS)
+    b = random.randrange(ACCOUNTS - 1)
+    return a, b + 1 if b >= a else b
+
+
+# ── the service path (what the platform calls) ──────────────────────────────────────────────
+
+
+async def l1_step(connection: asyncpg.Connection, counter: Counter) -> None:
+    a, b = pair()
+    [result] = await apply(
+        ConnectionExecutor(connection), [posting_between(general(a), general(b), 100)]
+    )
+    counter.done += 1
+    counter.refused += not result.ok
+
+
+HOT = platform_account(AccountKind.fee_revenue, False, "XAF")
+
+
+async def warm_step(connection: asyncpg.Connection, counter: Counter) -> None:
+    await l1_step(connection, counter)
+    await raw_l1_step(connection, counter)
+
+
+async def l2_step(connection: asyncpg.Connection, counter: Counter) -> None:
+    [result] = await apply(
+        ConnectionExecutor(connection),
+        [posting_between(general(random.randrange(ACCOUNTS)), HOT, 100)],
+    )
+    counter.done += 1
+    counter.refused += not result.ok
+
+
+async def l3_step(connection: asyncpg.Connection, counter: Counter) -> None:
+    postings = []
+    for _ in range(BATCH):
+        a, b = pair()
+        postings.append(posting_between(general(a), general(b), 100))
+    results = await apply(ConnectionExecutor(connection), postings)
+    counter.done += len(results)
+    counter.refused += sum(1 for r in results if not r.ok)
+
+
+# ── the raw limit: the same function call, arguments built with no ledger code ─────────────
+
+_raw_counter = 0
+
+
+def raw_args(pairs: list[tuple[int, int]]) -> list[Any]:
+    """Arguments for `mboa_ledger_apply` with transfers between raw account ids."""
+    global _raw_counter
+    accounts = sorted({x for p in pairs for x in p})
+    index = {account: i for i, account in enumerate(accounts, 1)}
+    n = len(pairs)
+    ids, keys = [], []
+    for _ in range(n):
+        _raw_counter += 1
+        ids.append(f"txn_RAW{os.getpid():08d}{_raw_counter:016d}")
+        keys.append(ids[-1])
+    nulls: list[Any] = [None] * n
+    e_item, e_acct, e_amount = [], [], []
+    for item, (debit, credit) in enumerate(pairs, 1):
+        e_item += [item, item]
+        e_acct += [index[debit], index[credit]]
+        e_amount += [-100, 100]
+    return [
+        accounts, ids, keys, [b"\0" * 16] * n, ["transfer"] * n, nulls, nulls, [False] * n,
+        ["XAF"] * n, ["posted"] * n, nulls, nulls, nulls, nulls, nulls, nulls, nulls, nulls,
+        nulls, nulls, e_item, e_acct, [0] * (2 * n), e_amount,
+    ]  # fmt: skip
+
+
+def raw_pair() -> tuple[int, int]:
+    a, b = pair()
+    return RAW_ID_BASE + a, RAW_ID_BASE + b
+
+
+def raw_transfer_args(debit: int, credit: int) -> list[Any]:
+    """Arguments for `mboa_ledger_transfer` (the one-statement path L1 and L2 take)."""
+    global _raw_counter
+    _raw_counter += 1
+    txn = f"txn_RAW{os.getpid():08d}{_raw_counter:016d}"
+    accounts, legs = ([debit, credit], [1, 2]) if debit < credit else ([credit, debit], [2, 1])
+    return [
+        accounts, txn, txn, b"\0" * 16, "transfer", None, None, False, "XAF", "posted",
+        None, None, None, None, None, None, None, None, legs, [0, 0], [-100, 100],
+    ]  # fmt: skip
+
+
+async def raw_l1_step(connection: asyncpg.Connection, counter: Counter) -> None:
+    await connection.fetch(TRANSFER_SQL, *raw_transfer_args(*raw_pair()))
+    counter.done += 1
+
+
+async def raw_l2_step(connection: asyncpg.Connection, counter: Counter) -> None:
+    hot = HOT_RAW_BASE + connection.get_server_pid() % 32
+    args = raw_transfer_args(RAW_ID_BASE + random.randrange(ACCOUNTS), hot)
+    await connection.fetch(TRANSFER_SQL, *args)
+    counter.done += 1
+
+
+async def raw_l3_step(connection: asyncpg.Connection, counter: Counter) -> None:
+    await connection.fetch(APPLY_SQL, *raw_args([raw_pair() for _ in range(BATCH)]))
+    counter.done += BATCH
+
+
+PGBENCH_L1 = """\\set a random(0, {last})
+\\set b random(0, {last_but_one})
+\\set b CASE WHEN :b >= :a THEN :b + 1 ELSE :b END
+\\set lo {base} + least(:a, :b)
+\\set hi {base} + greatest(:a, :b)
+SELECT o_status FROM mboa_ledger_transfer(ARRAY[:lo, :hi]::bigint[], \
+ 'txn_PGB' || md5(random()::text), gen_random_uuid()::text, \
+ '\\x00000000000000000000000000000000'::bytea, 'transfer', NULL, NULL, false, 'XAF', 'posted', \
+ NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ARRAY[1, 2], ARRAY[0, 0]::smallint[], \
+ ARRAY[-100, 100]::bigint[]);
+"""
+
+
+def pgbench(platform_url: str, clients: int) -> float:
+    """pgbench running the same L1 transfer through the same function (the SQL limit)."""
+    script = PGBENCH_L1.format(last=ACCOUNTS - 1, last_but_one=ACCOUNTS - 2, base=RAW_ID_BASE)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+        handle.write(script)
+    os.chmod(handle.name, 0o644)
+    try:
+        command = [
+            str(pg_bin_dir() / "pgbench"), "--no-vacuum", "-n", "-M", "prepared",
+            "-c", str(clients), "-j", "2", "-T", str(int(SECONDS + WARMUP)),
+            "-f", handle.name, plain_url(platform_url),
+        ]  # fmt: skip
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    finally:
+        os.unlink(handle.name)
+    if completed.returncode != 0:
+        raise SystemExit(f"pgbench failed:\n{completed.stderr}")
+    for line in completed.stdout.splitlines():
+        if line.startswith("tps = "):
+            tps = float(line.split()[2])
+            log(f"{'raw_l1 (pgbench)':<22} {tps:>10,.0f} transfers/s  ({clients} clients)")
+            return tps
+    raise SystemExit(f"pgbench printed no tps:\n{completed.stdout}")
+
+
+async def prepare(owner_url: str, platform_url: str) -> None:
+    """Open the accounts: ACCOUNTS for the service path, the same number with raw ids."""
+    connection = await asyncpg.connect(plain_url(platform_url))
+    try:
+        executor = ConnectionExecutor(connection)
+        keys = [general(i) for i in range(ACCOUNTS)] + shards_of(HOT)
+        for start in range(0, len(keys), 10_000):
+            await open_accounts(executor, keys[start : start + 10_000])
+    finally:
+        await connection.close()
+    owner = await asyncpg.connect(plain_url(owner_url))
+    try:
+        # Raw accounts: same table, ids pgbench can compute (they bypass the key hash).
+        await owner.execute(
+            "INSERT INTO ledger_accounts (id, merchant_id, livemode, currency, kind, operator, shard)"
+            " SELECT $1::bigint + g, 'raw_' || g, false, 'XAF', 'general', 'raw', 0"
+            " FROM generate_series(0, $2::integer - 1) g",
+            RAW_ID_BASE,
+            ACCOUNTS,
+        )
+        await owner.execute(
+            "INSERT INTO ledger_accounts (id, merchant_id, livemode, currency, kind, operator, shard)"
+            " SELECT $1::bigint + g, NULL, false, 'XAF', 'fee_revenue', 'raw', g"
+            " FROM generate_series(0, 31) g",
+            HOT_RAW_BASE,
+        )
+        await owner.execute("VACUUM ANALYZE")
+        await owner.execute("CHECKPOINT")
+    finally:
+        await owner.close()
+
+
+async def run_verify(settings: Settings, owner_url: str) -> bool:
+    db = Database.connect(settings, owner_url, process="bench")
+    try:
+        async with db.platform_transaction() as session:
+            await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            await session.execute(text("SET LOCAL statement_timeout = 0"))
+            report = await verify(
+                session, roles=[settings.database.app_role, settings.database.platform_role]
+            )
+    finally:
+        await db.dispose()
+    log(report.render())
+    return report.ok
+
+
+async def recreate(owner_url: str) -> None:
+    admin = await asyncpg.connect(plain_url(with_database(owner_url, "postgres")))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+        settings = await admin.fetch(
+            "SELECT name, setting FROM pg_settings WHERE name IN"
+            " ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'server_version')"
+        )
+        log("postgres: " + ", ".join(f"{r['name']}={r['setting']}" for r in settings))
+    finally:
+        await admin.close()
+
+
+async def main_async(owner_url: str) -> dict[str, Any]:
+    settings = Settings()
+    await recreate(owner_url)
+    await asyncio.to_thread(migrate, owner_url)
+    _, platform_url = role_urls(settings, owner_url)
+    log(f"preparing {ACCOUNTS:,} accounts (+ {ACCOUNTS:,} raw) …")
+    await prepare(owner_url, platform_url)
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(plain_url(platform_url), statement_cache_size=100)
+
+    log(f"scenarios: {SECONDS:.0f} s each after {WARMUP:.0f} s warm-up; machine {machine()}")
+    results: dict[str, Any] = {}
+    # A first pass over every account (not measured): after the CHECKPOINT above, the first
+    # write to each page logs a full-page image, which would penalise whichever scenario ran first.
+    await run_for("warm-up (all accounts)", CONNECTIONS, connect, warm_step, seconds=WARMUP * 2)
+    results["l1_tps"] = await run_for("L1 service", CONNECTIONS, connect, l1_step)
+    results["raw_l1_asyncpg_tps"] = await run_for(
+        "L1 raw asyncpg", CONNECTIONS, connect, raw_l1_step
+    )
+    results["raw_l1_tps"] = await asyncio.to_thread(pgbench, platform_url, CONNECTIONS)
+    results["l2_hot_tps"] = await run_for("L2 hot service", CONNECTIONS, connect, l2_step)
+    results["raw_l2_asyncpg_tps"] = await run_for(
+        "L2 hot raw asyncpg", CONNECTIONS, connect, raw_l2_step
+    )
+    results["l3_batch_tps"] = await run_for(
+        f"L3 batch {BATCH} service", BATCH_CONNECTIONS, connect, l3_step
+    )
+    results["raw_l3_asyncpg_tps"] = await run_for(
+        f"L3 batch {BATCH} raw", BATCH_CONNECTIONS, connect, raw_l3_step
+    )
+    raw_l1 = max(results["raw_l1_tps"], results["raw_l1_asyncpg_tps"])
+    results["l1_ratio"] = results["l1_tps"] / raw_l1
+    results["l2_ratio"] = results["l2_hot_tps"] / max(results["raw_l2_asyncpg_tps"], 1)
+    results["l3_ratio"] = results["l3_batch_tps"] / max(results["raw_l3_asyncpg_tps"], 1)
+    results["verify_ok"] = await run_verify(settings, owner_url)
+    return results
+
+
+def main() -> None:
+    owner_url = os.environ.get("MBOA_BENCH_DATABASE_URL")
+    servers = None
+    if not owner_url:
+        servers = EmbeddedServers.for_profile(ROOT / ".mboa", "bench")
+        servers.postgres.start()
+        owner_url = servers.postgres.url
+    owner_url = with_database(owner_url, DATABASE)
+    try:
+        results = asyncio.run(main_async(owner_url))
+    finally:
+        if servers is not None:
+            servers.postgres.stop()
+    summary = {
+        key: round(value, 3) if isinstance(value, float) and "ratio" in key else value
+        for key, value in results.items()
+    }
+    summary = {
+        k: (round(v) if isinstance(v, float) and k.endswith("_tps") else v)
+        for k, v in summary.items()
+    }
+    summary["machine"] = machine()
+    summary["seconds"] = SECONDS
+    print(json.dumps(summary), flush=True)
+    if not results["verify_ok"]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
