@@ -50,6 +50,10 @@ async def close_state(state: AppState) -> None:
     await state.rate_limiter.close()
 
 
+def _watch_pools(state: AppState) -> None:
+    POOLS.engines.update({"app": state.db.app, "platform": state.db.platform})
+
+
 def create_app(state: AppState | None = None) -> FastAPI:
     """With `state=None` (uvicorn factory), services come from MBOA_DATABASE_URL / MBOA_REDIS_URL,
     which `mboa api` sets after starting the embedded servers when needed."""
@@ -65,7 +69,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
         if not database_url or not redis_url:
             raise RuntimeError("MBOA_DATABASE_URL and MBOA_REDIS_URL must be set (use `mboa api`)")
         app.state.mboa = build_state(settings, database_url, redis_url, process="api")
-        POOLS.engines.update({"app": app.state.mboa.db.app, "platform": app.state.mboa.db.platform})
+        _watch_pools(app.state.mboa)
         try:
             yield
         finally:
@@ -82,6 +86,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
     )
     if state is not None:
         app.state.mboa = state
+        _watch_pools(state)
     exception_handlers.install(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)
     app.include_router(ops_router)

@@ -17,6 +17,8 @@ class OutboxMessage(CreatedMixin, Model):
     """
 
     __tablename__ = "outbox"
+    # The API role has INSERT but not SELECT here, so inserts must not ask for RETURNING.
+    __table_args__ = {"implicit_returning": False}
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     task: Mapped[str] = mapped_column(String(100), nullable=False)

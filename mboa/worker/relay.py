@@ -18,6 +18,7 @@ from mboa.worker.repository import OutboxRepository
 
 log = structlog.get_logger("mboa.outbox")
 NOTIFY_CHANNEL = "mboa_outbox"
+REDIS_TIMEOUT_SECONDS = 3.0
 
 
 class OutboxRelay:
@@ -49,10 +50,17 @@ class OutboxRelay:
                     await repository.mark_failed(message.id, f"unknown task {message.task!r}")
                     continue
                 try:
-                    await self.queue(message.queue).add(
-                        message.task,
-                        message.payload,
-                        job_options(definition, job_id=message.job_id, delay_ms=message.delay_ms),
+                    # BullMQ waits for ever for an unreachable Redis; the outbox row is the
+                    # durable copy, so give up quickly and retry on the next pass.
+                    await asyncio.wait_for(
+                        self.queue(message.queue).add(
+                            message.task,
+                            message.payload,
+                            job_options(
+                                definition, job_id=message.job_id, delay_ms=message.delay_ms
+                            ),
+                        ),
+                        REDIS_TIMEOUT_SECONDS,
                     )
                 except Exception as exc:  # Redis down: keep the row, try again later
                     await repository.mark_failed(message.id, repr(exc))
@@ -105,8 +113,13 @@ class OutboxRelay:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-            for queue in self.queues.values():
-                await queue.close()
+            await self.close()
+
+    async def close(self) -> None:
+        for queue in self.queues.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(queue.close(), REDIS_TIMEOUT_SECONDS)
+        self.queues.clear()
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import httpx
+
+from mboa.app import build_state, close_state
+from mboa.config import Settings
+from tests.conftest import serve
+from tests.helpers import Api
+
+
+async def test_healthz_and_readyz(api: Api) -> None:
+    assert (await api.http.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "database": "ok", "redis": "ok"}
+
+
+async def test_readyz_fails_when_redis_is_unreachable(
+    settings: Settings, database_url: str
+) -> None:
+    state = build_state(settings, database_url, "redis://127.0.0.1:1/0", process="test")
+    try:
+        async with serve(state) as url, httpx.AsyncClient(base_url=url) as client:
+            response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert "redis" in response.json()["error"]["message"]
+    finally:
+        await close_state(state)
+
+
+async def test_metrics_expose_requests_latency_and_pool(api: Api) -> None:
+    account = await api.signup()
+    await api.http.get("/v1/customers/cus_missing", headers=account.key_headers)
+    text = (await api.http.get("/metrics")).text
+    assert (
+        'mboa_http_requests_total{method="GET",route="/v1/customers/{customer_id}",status="404"}'
+        in text
+    )
+    assert "mboa_http_request_duration_seconds_bucket" in text
+    assert 'mboa_db_pool_checked_out{pool="app"}' in text
+    assert 'mboa_db_pool_size{pool="platform"}' in text
+
+
+async def test_every_response_has_a_request_id(api: Api) -> None:
+    for path in ("/healthz", "/v1/account", "/nope"):
+        response = await api.http.get(path)
+        assert response.headers["x-request-id"].startswith("req_")
+
+
+async def test_openapi_31_with_error_schemas(api: Api) -> None:
+    spec = (await api.http.get("/openapi.json")).json()
+    assert spec["openapi"].startswith("3.1")
+    assert "ErrorObject" in spec["components"]["schemas"]
+    create = spec["paths"]["/v1/customers"]["post"]
+    assert "422" not in create["responses"]
+    assert create["responses"]["401"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "ErrorObject"
+    )
+    assert create["description"]
+    docs = await api.http.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
