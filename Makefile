@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test test-fast lint format bench bench-api-auth install clean-data
+.PHONY: run test test-fast lint format bench bench-api-auth bench-ledger install clean-data
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -35,10 +35,14 @@ format: $(STAMP)
 	$(BIN)/ruff format mboa tests bench migrations
 	$(BIN)/ruff check --fix mboa tests bench migrations
 
-bench: bench-api-auth
+bench: bench-api-auth bench-ledger
 
 bench-api-auth: $(STAMP)
 	$(BIN)/python bench/api_auth.py
+
+## Ledger throughput (docs/benchmarks.md); MBOA_BENCH_SECONDS=3 for a smoke run.
+bench-ledger: $(STAMP)
+	$(BIN)/python bench/ledger.py
 
 clean-data:
 	rm -rf .mboa

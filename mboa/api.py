@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from mboa.admin.endpoints import router as admin_router
 from mboa.api_keys.endpoints import router as api_keys_router
 from mboa.customers.endpoints import router as customers_router
+from mboa.ledger.endpoints import router as ledger_router
 from mboa.merchants.endpoints import router as merchants_router
 from mboa.users.endpoints import me_router
 from mboa.users.endpoints import router as users_router
@@ -17,4 +18,5 @@ router.include_router(me_router)
 router.include_router(merchants_router)
 router.include_router(api_keys_router)
 router.include_router(customers_router)
+router.include_router(ledger_router)
 router.include_router(admin_router)

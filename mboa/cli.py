@@ -20,6 +20,7 @@ import httpx
 import typer
 
 from mboa.config import ConfigurationError, Settings, load_settings
+from mboa.ledger.cli import ledger_app
 from mboa.runtime import Services, migrate, resolve_services
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -27,6 +28,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database commands.")
 admin_app = typer.Typer(no_args_is_help=True, help="Platform staff commands.")
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+app.add_typer(ledger_app, name="ledger")
 
 
 def _settings() -> Settings:
@@ -104,14 +106,29 @@ def scheduler() -> None:
 
 @app.command()
 def simulator(
-    mtn_port: Annotated[int, typer.Option(help="MTN MoMo simulator port")] = 8101,
-    orange_port: Annotated[int, typer.Option(help="Orange Money simulator port")] = 8102,
+    mtn_port: Annotated[int | None, typer.Option(help="MTN MoMo port (default 8101)")] = None,
+    orange_port: Annotated[int | None, typer.Option(help="Orange Money port (default 8102)")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for deterministic outcomes")] = None,
 ) -> None:
     """Run the MTN MoMo and Orange Money simulators (the sandbox) on 127.0.0.1."""
+    from mboa import logging
     from mboa.simulator.run import serve
 
-    asyncio.run(serve("127.0.0.1", mtn_port, orange_port, seed))
+    settings = _settings()
+    logging.configure(settings.log.level, json_output=settings.log.json_output)
+    sim = settings.providers.simulator
+    try:
+        asyncio.run(
+            serve(
+                "127.0.0.1",
+                mtn_port or sim.mtn_port,
+                orange_port or sim.orange_port,
+                seed if seed is not None else sim.seed,
+                settings=sim,
+            )
+        )
+    except KeyboardInterrupt:
+        pass
 
 
 @db_app.command("upgrade")
@@ -249,6 +266,7 @@ def _print_banner(settings: Settings, services: Services, account: object) -> No
 
     assert isinstance(account, DemoAccount)
     base = settings.base_url
+    sim = settings.providers.simulator
     embedded = "embedded" if services.embedded is not None else "external"
     lines = [
         "",
@@ -257,7 +275,8 @@ def _print_banner(settings: Settings, services: Services, account: object) -> No
         f"  API reference  {base}/docs",
         f"  Demo login     {account.email} / {account.password}  (POST {base}/v1/auth/login)",
         f"  Staff login    {account.staff_email} / {account.staff_password}",
-        "  Simulators     MTN MoMo http://127.0.0.1:8101  Orange Money http://127.0.0.1:8102",
+        f"  Simulators     MTN MoMo http://127.0.0.1:{sim.mtn_port}"
+        f"  Orange Money http://127.0.0.1:{sim.orange_port}  (customer's phone: /_sim/phone)",
         f"  Data           {embedded} PostgreSQL and Redis ({settings.data_dir}/dev)",
         f"  Demo merchant  {account.merchant_id}",
         "  Sandbox secret key:",

@@ -11,7 +11,7 @@ from typing import Final
 from mboa.models import ApiKeyType, MemberRole
 
 # Resources of the public API that API keys act on.
-API_RESOURCES: Final = ("customers", "account")
+API_RESOURCES: Final = ("customers", "account", "balance")
 # Resources of account management, for people (the dashboard) only.
 ACCOUNT_RESOURCES: Final = ("team", "api_keys")
 

@@ -1,0 +1,71 @@
+"""Merchant-facing ledger reads: GET /v1/balance and /v1/balance_transactions (read-only).
+
+Row-level security scopes every query to the key's merchant and mode; platform accounts have no
+merchant and are never visible here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from mboa.auth.dependencies import ApiKeyAuth
+from mboa.auth.subject import AuthSubject
+from mboa.kit.openapi import error_responses, list_response
+from mboa.kit.pagination import ListParams, list_params
+from mboa.kit.schemas import ListObject
+from mboa.kit.time import from_unix
+from mboa.ledger.schemas import Balance, BalanceTransaction
+from mboa.ledger.service import ledger
+from mboa.routing import ApiRoute, SessionDep
+
+router = APIRouter(tags=["Balance"], route_class=ApiRoute)
+
+BalanceRead = Annotated[AuthSubject, Depends(ApiKeyAuth("balance:read"))]
+
+
+@router.get("/balance", response_model=Balance, responses=error_responses(401, 403, 429))
+async def retrieve_balance(auth: BalanceRead, session: SessionDep) -> Balance:
+    """The balance of the key's mode: available (can be paid out), pending (collected, not yet
+    settled) and reserved (payouts and refunds in flight), per currency."""
+    return Balance.of(auth.livemode, await ledger.merchant_balances(session))
+
+
+@router.get(
+    "/balance_transactions",
+    response_model=ListObject[BalanceTransaction],
+    responses=error_responses(400, 401, 403, 429),
+)
+async def list_balance_transactions(
+    request: Request,
+    auth: BalanceRead,
+    session: SessionDep,
+    params: Annotated[ListParams, Depends(list_params)],
+    type: Annotated[str | None, Query(max_length=30, description="e.g. payment, payout")] = None,
+    source: Annotated[str | None, Query(max_length=64, description="e.g. pi_…")] = None,
+    created_gte: Annotated[int | None, Query(alias="created[gte]", ge=0)] = None,
+    created_lt: Annotated[int | None, Query(alias="created[lt]", ge=0)] = None,
+) -> ListObject[BalanceTransaction]:
+    """Balance transactions, newest first, filtered by type, source and creation time."""
+    rows, has_more = await ledger.list_balance_transactions(
+        session,
+        params,
+        type_=type,
+        source=source,
+        created_gte=from_unix(created_gte) if created_gte is not None else None,
+        created_lt=from_unix(created_lt) if created_lt is not None else None,
+    )
+    return list_response(request, rows, has_more, BalanceTransaction.of)
+
+
+@router.get(
+    "/balance_transactions/{transaction_id}",
+    response_model=BalanceTransaction,
+    responses=error_responses(401, 403, 404, 429),
+)
+async def retrieve_balance_transaction(
+    transaction_id: str, auth: BalanceRead, session: SessionDep
+) -> BalanceTransaction:
+    """Retrieve a balance transaction."""
+    return BalanceTransaction.of(await ledger.get_balance_transaction(session, transaction_id))
