@@ -169,7 +169,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 BEGIN
   INSERT INTO ledger_accounts (id, merchant_id, livemode, currency, kind, operator, shard, flags)
   SELECT * FROM unnest(p_ids, p_merchants, p_livemodes, p_currencies, p_kinds, p_operators,
-                       p_shards, p_flags)
+                       p_shards, p_flags) AS u
+  ORDER BY 1  -- concurrent openers of the same accounts wait on each other in the global order
   ON CONFLICT DO NOTHING;
   -- An id is a hash of the key: make sure an existing row really is the same account.
   IF EXISTS (
@@ -230,6 +231,13 @@ BEGIN
   IF n > 1 AND (SELECT count(DISTINCT x) FROM unnest(t_key) x) <> n THEN
     RAISE EXCEPTION 'mboa_ledger_apply: duplicate idempotency keys in one batch'
       USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+
+  -- 0. Accounts are opened on first use: if one is missing, lock nothing (a lock taken now would
+  --    be out of the global order when the caller calls again after opening it).
+  IF (SELECT count(*) FROM ledger_accounts WHERE id = ANY(p_accounts)) <> na THEN
+    RETURN QUERY SELECT g::integer, 'unknown_account'::text, NULL::text FROM generate_series(1, n) g;
+    RETURN;
   END IF;
 
   -- 1. Lock the accounts in ascending id order: every writer uses this order, so two writers
@@ -493,8 +501,13 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
 BEGIN
 RETURN QUERY
 WITH locked AS MATERIALIZED (
+  -- Lock nothing unless every account exists: the caller then opens the missing ones and calls
+  -- again, and a lock taken now would be out of the global order on that second call.
   SELECT id, currency, flags, balance, pending_debits, pending_credits, version
-  FROM ledger_accounts WHERE id = ANY(p_accounts) ORDER BY id FOR NO KEY UPDATE
+  FROM ledger_accounts
+  WHERE id = ANY(p_accounts)
+    AND (SELECT count(*) FROM ledger_accounts WHERE id = ANY(p_accounts)) = cardinality(p_accounts)
+  ORDER BY id FOR NO KEY UPDATE
 ), stamp AS MATERIALIZED (
   -- After the locks: timestamps never go backwards along an account's version chain.
   SELECT clock_timestamp() AS ts, (SELECT count(*) FROM locked) AS n_locked
