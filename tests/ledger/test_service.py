@@ -5,7 +5,9 @@ import datetime as dt
 from mboa.config import Settings
 from mboa.kit.time import utc_now
 from mboa.ledger.accounts import AccountKind, merchant_account, platform_account
-from mboa.ledger.posting import Outcome, SourceType
+from mboa.ledger.fees import fee_plan
+from mboa.ledger.posting import Leg, Outcome, SourceType
+from mboa.ledger.repository import LedgerRepository
 from mboa.ledger.service import ledger
 from mboa.postgres import Database
 from tests.ledger.conftest import assert_verified
@@ -179,3 +181,65 @@ class TestTwoPhase:
             # A reversed collection is no longer due for settlement.
             assert await ledger.settle_due(session, now=utc_now() + dt.timedelta(days=3)) == 0
         await assert_verified(ledger_db, settings)
+
+
+class TestReads:
+    async def test_balance_at_a_past_instant_and_entry_pages(self, ledger_db: Database) -> None:
+        source = merchant_account(M, False, "XAF", AccountKind.general)
+        target = merchant_account(M, False, "XAF", AccountKind.available)
+        instants = []
+        for i in range(1, 6):
+            async with ledger_db.platform_transaction() as session:
+                result = await ledger.transfer(
+                    session, idempotency_key=f"read:{i}", legs=[Leg(source, -i), Leg(target, i)],
+                    type=SourceType.adjustment, currency="XAF", livemode=False,
+                )  # fmt: skip
+                assert result.ok
+            instants.append(utc_now())
+        async with ledger_db.platform_transaction() as session:
+            before = await ledger.balance_at(session, target, instants[0] - dt.timedelta(hours=1))
+            assert before.balance == 0
+            # After the k-th transfer the balance is 1 + 2 + … + k.
+            for k, instant in enumerate(instants, 1):
+                assert (await ledger.balance_at(session, target, instant)).balance == k * (
+                    k + 1
+                ) // 2
+            page, cursor = await ledger.entries(session, target, limit=2)
+            assert [e.amount for e in page] == [5, 4]
+            assert cursor == 4
+            page, cursor = await ledger.entries(session, target, limit=2, before_version=cursor)
+            assert [e.amount for e in page] == [3, 2]
+            page, cursor = await ledger.entries(session, target, limit=2, before_version=cursor)
+            assert [e.amount for e in page] == [1]
+            assert cursor is None
+
+
+class TestFeePlans:
+    async def test_merchant_plan_overrides_the_default(self, ledger_db: Database) -> None:
+        async with ledger_db.platform_transaction() as session:
+            await fee_plan.set_plan(
+                session, merchant_id=M, operator="orange_money", currency="XAF",
+                percent_bps=150, fixed_amount=25, settlement_delay_seconds=0,
+            )  # fmt: skip
+            own = await fee_plan.plan_for(
+                session, merchant_id=M, operator="orange_money", currency="XAF"
+            )
+            default = await fee_plan.plan_for(
+                session, merchant_id="acct_other", operator="orange_money", currency="XAF"
+            )
+            assert (own.percent_bps, own.fixed_amount) == (150, 25)
+            assert (default.percent_bps, default.fixed_amount) == (200, 0)
+            # 1.5 % of 1 001 is 15.015, rounded half up to 15, plus 25 fixed.
+            assert own.fee_for(1_001) == 40
+            assert own.fee_for(10) == 10  # never more than the amount
+            result = await ledger.post_collection(
+                session, merchant_id=M, livemode=False, operator="orange_money", amount=1_001,
+                currency="XAF", source="pi_fee", idempotency_key="fee:1",
+            )  # fmt: skip
+            row = await LedgerRepository.from_session(session).get_transaction(
+                result.transaction_id
+            )
+            assert row is not None
+            assert (row.amount, row.fee, row.net) == (1_001, 40, 961)
+            # Settlement delay 0: due at once.
+            assert await ledger.settle_due(session) == 1
