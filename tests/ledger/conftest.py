@@ -5,11 +5,11 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.config import Settings
 from mboa.ledger.verify import VerifyReport, verify
 from mboa.postgres import Database
+from mboa.state import AppState
 
 
 @pytest.fixture
@@ -19,6 +19,14 @@ async def ledger_db(
     """Empty ledger (the `clean` fixture truncates it); merchant fee plans removed too."""
     await owner_connection.execute("DELETE FROM ledger_fee_plans WHERE merchant_id IS NOT NULL")
     return db
+
+
+@pytest.fixture(scope="package", autouse=True)
+async def verify_after_ledger_tests(app_state: AppState, settings: Settings) -> AsyncIterator[None]:
+    """`ledger verify` over whatever the ledger tests left in this worker's database."""
+    yield
+    report = await run_verify(app_state.db, settings)
+    assert report.ok, report.render()
 
 
 async def run_verify(db: Database, settings: Settings, *, grace_seconds: int = 900) -> VerifyReport:
@@ -34,7 +42,3 @@ async def run_verify(db: Database, settings: Settings, *, grace_seconds: int = 9
 async def assert_verified(db: Database, settings: Settings) -> None:
     report = await run_verify(db, settings)
     assert report.ok, report.render()
-
-
-async def platform(db: Database) -> AsyncSession:
-    return db.platform_sessions()

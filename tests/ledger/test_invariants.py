@@ -67,6 +67,11 @@ async def owner(owner_connection: asyncpg.Connection) -> AsyncIterator[asyncpg.C
         " ALTER TABLE ledger_transactions ENABLE TRIGGER ledger_transactions_append_only;"
         " REVOKE UPDATE, DELETE ON ledger_entries FROM mboa_platform"
     )
+    # And drop the corrupted ledger, so the ledger verified after the whole folder is valid.
+    await owner_connection.execute(
+        "TRUNCATE ledger_settlement_queue, ledger_open_pendings, ledger_entries,"
+        " ledger_transactions, ledger_accounts"
+    )
 
 
 async def test_valid_ledger_passes(
