@@ -107,7 +107,9 @@ def scheduler() -> None:
 @app.command()
 def simulator(
     mtn_port: Annotated[int | None, typer.Option(help="MTN MoMo port (default 8101)")] = None,
-    orange_port: Annotated[int | None, typer.Option(help="Orange Money port (default 8102)")] = None,
+    orange_port: Annotated[
+        int | None, typer.Option(help="Orange Money port (default 8102)")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for deterministic outcomes")] = None,
 ) -> None:
     """Run the MTN MoMo and Orange Money simulators (the sandbox) on 127.0.0.1."""

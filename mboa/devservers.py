@@ -13,6 +13,7 @@ children first and the servers last. A server that is already running on the sam
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -189,8 +190,8 @@ class EmbeddedPostgres:
             raise EmbeddedServerError(f"embedded PostgreSQL failed to start:\n{tail}")
         self.started_here = True
 
-    def stop(self) -> None:
-        if not self.started_here:
+    def stop(self, *, force: bool = False) -> None:
+        if not self.started_here and not (force and self._running_port() is not None):
             return
         subprocess.run(
             [str(_pg_bin("pg_ctl")), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
@@ -267,15 +268,26 @@ class EmbeddedRedis:
         self._state_file.write_text(json.dumps({"pid": self.process.pid, "port": self.port}))
         self.started_here = True
 
-    def stop(self) -> None:
-        if not self.started_here or self.process is None:
+    def stop(self, *, force: bool = False) -> None:
+        if self.started_here and self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        elif force and self._running_port() is not None:
+            # Started by another process that has since exited: stop it by its recorded pid.
+            pid = int(json.loads(self._state_file.read_text())["pid"])
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process = psutil.Process(pid)
+                process.terminate()
+                with contextlib.suppress(psutil.TimeoutExpired):
+                    process.wait(10)
+                if process.is_running():
+                    process.kill()
+        else:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
         self._state_file.unlink(missing_ok=True)
         self.started_here = False
 
@@ -307,18 +319,55 @@ class EmbeddedServers:
             redis=EmbeddedRedis(root / "redis", preferred_port=redis_port),
         )
 
-    def start(self) -> None:
+    def start(self, *, with_redis: bool = True) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.postgres.start()
+        if not with_redis:
+            return
         try:
             self.redis.start()
         except BaseException:
             self.postgres.stop()
             raise
 
-    def stop(self) -> None:
-        self.redis.stop()
-        self.postgres.stop()
+    def stop(self, *, force: bool = False) -> None:
+        self.redis.stop(force=force)
+        self.postgres.stop(force=force)
+
+    # Several processes may share one profile (two test runs, `mboa up` and a `mboa db upgrade`).
+    # Each registers itself; the last one to leave stops the servers, whoever started them.
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _users(self) -> Path:
+        users = self.root / "users"
+        users.mkdir(parents=True, exist_ok=True)
+        for entry in users.iterdir():
+            if not entry.name.isdigit() or not psutil.pid_exists(int(entry.name)):
+                entry.unlink(missing_ok=True)
+        return users
+
+    def acquire(self, *, with_redis: bool = True) -> None:
+        """Start (or join) the servers and register this process as a user."""
+        with self._locked():
+            self.start(with_redis=with_redis)
+            (self._users() / str(os.getpid())).touch()
+
+    def release(self) -> None:
+        """Unregister; stop the servers if no other live process still uses them."""
+        with self._locked():
+            users = self._users()
+            (users / str(os.getpid())).unlink(missing_ok=True)
+            if not any(users.iterdir()):
+                self.stop(force=True)
 
     def wipe(self) -> None:
         self.stop()

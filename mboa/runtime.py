@@ -32,7 +32,7 @@ class Services:
 
     def stop(self) -> None:
         if self.embedded is not None:
-            self.embedded.stop()
+            self.embedded.release()
 
 
 def resolve_services(settings: Settings, *, profile: str = "dev") -> Services:
@@ -41,11 +41,10 @@ def resolve_services(settings: Settings, *, profile: str = "dev") -> Services:
     embedded = None
     if database_url is None or redis_url is None:
         embedded = EmbeddedServers.for_profile(settings.data_dir, profile)
+        embedded.acquire()
         if database_url is None:
-            embedded.postgres.start()
             database_url = with_database(embedded.postgres.url, EMBEDDED_DATABASE)
         if redis_url is None:
-            embedded.redis.start()
             redis_url = embedded.redis.url
     return Services(database_url=database_url, redis_url=redis_url, embedded=embedded)
 

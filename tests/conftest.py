@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator
 
@@ -14,10 +15,10 @@ from redis.asyncio import Redis
 
 from mboa.app import build_state, close_state, create_app
 from mboa.config import Settings
-from mboa.postgres import Database, database_name, plain_url, with_database
+from mboa.postgres import Database, database_name, plain_url
 from mboa.state import AppState
 from tests.helpers import Api
-from tests.plugin import _recreate, _template_url, worker_index
+from tests.plugin import database_for, recreate, worker_index
 
 TABLES = [
     "outbox",
@@ -38,18 +39,14 @@ TABLES = [
 
 @pytest.fixture(scope="session")
 def database_url(pytestconfig: pytest.Config) -> str:
-    import os
-
     base = os.environ["MBOA_TEST_DATABASE_URL"]
-    url = with_database(base, f"{database_name(base)}_w{worker_index(pytestconfig)}")
-    asyncio.run(_recreate(url, template=database_name(_template_url(base))))
+    url = database_for(base, f"w{worker_index(pytestconfig)}")
+    asyncio.run(recreate(url, template=database_name(database_for(base, "template"))))
     return url
 
 
 @pytest.fixture(scope="session")
 def redis_url(pytestconfig: pytest.Config) -> str:
-    import os
-
     base = os.environ["MBOA_TEST_REDIS_URL"].rsplit("/", 1)[0]
     return f"{base}/{1 + worker_index(pytestconfig) % 15}"
 

@@ -86,6 +86,7 @@ async def test_suspend_needs_a_reason_and_unknown_merchant(api: Api) -> None:
 
 
 async def test_staff_cli_command_creates_platform_admin(api: Api, database_url: str) -> None:
+    import asyncio
     import os
     import subprocess
     import sys
@@ -95,7 +96,8 @@ async def test_staff_cli_command_creates_platform_admin(api: Api, database_url: 
         "MBOA_DATABASE_URL": database_url,
         "MBOA_REDIS_URL": "redis://127.0.0.1:1/0",
     }
-    result = subprocess.run(
+    result = await asyncio.to_thread(
+        subprocess.run,
         [
             sys.executable,
             "-m",

@@ -41,8 +41,8 @@ async def _enqueue_as_tenant(db: Database, merchant_id: str, value: str, *, comm
             await session.rollback()
 
 
-async def _wait_for(redis: Redis, value: str, timeout: float = 15) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _wait_for(redis: Redis, value: str) -> bool:
+    deadline = asyncio.get_running_loop().time() + 15
     while asyncio.get_running_loop().time() < deadline:
         if await redis.sismember(SEEN_KEY, value):
             return True

@@ -1,0 +1,102 @@
+"""`mboa up` (what `make run` runs) on the embedded default, as a newcomer would use it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MBOA_")}
+    env.update(
+        MBOA_DATA_DIR=str(data_dir),
+        MBOA_PORT=str(port),
+        MBOA_PROVIDERS__SIMULATOR__MTN_PORT=str(_free_port()),
+        MBOA_PROVIDERS__SIMULATOR__ORANGE_PORT=str(_free_port()),
+        MBOA_AUTH__ARGON2_TIME_COST="1",
+        MBOA_AUTH__ARGON2_MEMORY_COST_KIB="1024",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "mboa", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _secret_key(process: subprocess.Popen[str], timeout: float) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                raise AssertionError(f"mboa up exited with {process.returncode}")
+            continue
+        if line.startswith("sk_test_"):
+            return line.strip()
+    raise AssertionError("no sk_test_ key printed in time")
+
+
+def _leftovers(data_dir: Path) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(data_dir) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    process.wait(timeout=60)
+
+
+def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    process = _start(data_dir, port)
+    try:
+        key = _secret_key(process, timeout=120)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        account = httpx.get(f"{base}/v1/account", headers={"Authorization": f"Bearer {key}"})
+        assert account.status_code == 200
+        assert account.json()["livemode"] is False
+    finally:
+        _stop(process)
+    assert process.returncode == 0
+    assert _leftovers(data_dir) == []
+
+    # A second start reuses the data: same demo merchant, same key. (How fast it serves again is
+    # measured by bench/startup.py, not asserted here.)
+    process = _start(data_dir, port)
+    try:
+        again = _secret_key(process, timeout=60)
+        assert again == key
+        reused = httpx.get(
+            f"http://127.0.0.1:{port}/v1/account", headers={"Authorization": f"Bearer {again}"}
+        )
+        assert reused.json()["id"] == account.json()["id"]
+    finally:
+        _stop(process)
+    assert _leftovers(data_dir) == []
