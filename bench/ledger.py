@@ -3,7 +3,7 @@
 Scenarios, each run for MBOA_BENCH_SECONDS (default 20) after a warm-up:
   L1  one transfer per database transaction, uniform random accounts
   L2  every transfer touches one hot account (fee revenue: 32 shards, picked per connection)
-  L3  batched ingestion: MBOA_BENCH_BATCH (default 500) transfers per call, one result per item
+  L3  batched ingestion: MBOA_BENCH_BATCH (default 1000) transfers per call, one result per item
 and, in the same run, the raw limit of the same transfers:
   raw_l1      pgbench (C client) calling the same SQL function with the same shape of transfer
   raw_*_asyncpg  bare asyncpg with pre-built arguments (no Posting objects, no hashing)
@@ -51,9 +51,9 @@ from mboa.runtime import migrate  # noqa: E402
 
 SECONDS = float(os.environ.get("MBOA_BENCH_SECONDS", "20"))
 WARMUP = float(os.environ.get("MBOA_BENCH_WARMUP", str(min(5.0, SECONDS / 4))))
-CONNECTIONS = int(os.environ.get("MBOA_BENCH_CONNECTIONS", "24"))
-BATCH = int(os.environ.get("MBOA_BENCH_BATCH", "500"))
-BATCH_CONNECTIONS = int(os.environ.get("MBOA_BENCH_BATCH_CONNECTIONS", "3"))
+CONNECTIONS = int(os.environ.get("MBOA_BENCH_CONNECTIONS", "16"))
+BATCH = int(os.environ.get("MBOA_BENCH_BATCH", "1000"))
+BATCH_CONNECTIONS = int(os.environ.get("MBOA_BENCH_BATCH_CONNECTIONS", "2"))
 ACCOUNTS = int(os.environ.get("MBOA_BENCH_ACCOUNTS", "100000"))
 DATABASE = "mboa_bench_ledger"
 RAW_ID_BASE = 1_000_000_000  # ids of the accounts pgbench and the raw client use
