@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from mboa import exception_handlers, logging
 from mboa.api import router as api_router
+from mboa.auth.cache import ApiKeyCache
 from mboa.config import Settings, get_settings
 from mboa.kit.openapi import ErrorObject
 from mboa.metrics import POOLS
@@ -35,16 +36,24 @@ cursor-paginated (`limit`, `starting_after`, `ending_before`), newest first. Sen
 
 def build_state(settings: Settings, database_url: str, redis_url: str, *, process: str) -> AppState:
     db = Database.connect(settings, database_url, process=process)
+    redis = Redis.from_url(redis_url)
     return AppState(
         settings=settings,
         db=db,
-        redis=Redis.from_url(redis_url),
+        redis=redis,
         rate_limiter=RateLimiter(redis_url, settings.rate_limit),
         jwt_secret=jwt_secret(settings),
+        key_cache=ApiKeyCache(redis, settings.auth.key_cache_seconds),
     )
 
 
+def start_state(state: AppState) -> None:
+    """Background work of an API process (must run inside its event loop)."""
+    state.key_cache.start()
+
+
 async def close_state(state: AppState) -> None:
+    await state.key_cache.stop()
     await state.db.dispose()
     await state.redis.aclose()
     await state.rate_limiter.close()
@@ -69,6 +78,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
         if not database_url or not redis_url:
             raise RuntimeError("MBOA_DATABASE_URL and MBOA_REDIS_URL must be set (use `mboa api`)")
         app.state.mboa = build_state(settings, database_url, redis_url, process="api")
+        start_state(app.state.mboa)
         _watch_pools(app.state.mboa)
         try:
             yield

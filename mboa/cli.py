@@ -9,6 +9,7 @@ mboa db upgrade  apply migrations      mboa admin create --email … (platform s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -119,7 +120,7 @@ def simulator(
     settings = _settings()
     logging.configure(settings.log.level, json_output=settings.log.json_output)
     sim = settings.providers.simulator
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             serve(
                 "127.0.0.1",
@@ -129,8 +130,6 @@ def simulator(
                 settings=sim,
             )
         )
-    except KeyboardInterrupt:
-        pass
 
 
 @db_app.command("upgrade")

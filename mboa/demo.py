@@ -15,6 +15,7 @@ from pathlib import Path
 from mboa.api_keys.repository import ApiKeyRepository
 from mboa.api_keys.service import api_key as api_key_service
 from mboa.config import Settings
+from mboa.kit.crypto import sha256_hex
 from mboa.merchants.service import merchant as merchant_service
 from mboa.models import ApiKeyType
 from mboa.postgres import Database, TenantContext, set_tenant
@@ -55,7 +56,9 @@ def _save(path: Path, stored: dict[str, str]) -> None:
 
 async def _usable(db: Database, secret: str) -> bool:
     async with db.app_sessions() as session, session.begin():
-        row = await ApiKeyRepository.from_session(session).lookup_for_authentication(secret)
+        row = await ApiKeyRepository.from_session(session).lookup_for_authentication(
+            sha256_hex(secret)
+        )
     return row is not None and row.revoked_at is None and row.expires_at is None
 
 

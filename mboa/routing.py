@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mboa.auth.cache import take_invalidations
 from mboa.exception_handlers import error_response, request_id_of
 from mboa.exceptions import BadRequest, MboaError
 from mboa.idempotency import service as idempotency
@@ -66,7 +67,11 @@ class ApiRoute(APIRoute):
                     await session.rollback()
                     return replay_response(replay.response)
                 except MboaError as exc:
-                    await (session.commit() if exc.commit_writes else session.rollback())
+                    if exc.commit_writes:
+                        await session.commit()
+                    else:
+                        await session.rollback()
+                    take_invalidations(session)
                     response = error_response(exc, request_id_of(request))
                     if isinstance(exc, BadRequest):
                         # A parameter was invalid: like Stripe, store nothing, so the client
@@ -88,6 +93,9 @@ class ApiRoute(APIRoute):
                     await session.rollback()
                     await _release(request, claim_sessions)
                     raise
+                invalidations = take_invalidations(session)
+                if invalidations:
+                    await state.key_cache.invalidate(invalidations)
                 return response
 
         return handler

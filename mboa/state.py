@@ -7,6 +7,7 @@ import dataclasses
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
+from mboa.auth.cache import ApiKeyCache
 from mboa.config import Settings
 from mboa.postgres import Database
 from mboa.ratelimit import RateLimiter
@@ -19,6 +20,7 @@ class AppState:
     redis: Redis
     rate_limiter: RateLimiter
     jwt_secret: str
+    key_cache: ApiKeyCache
 
 
 def get_state(connection: HTTPConnection) -> AppState:

@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from mboa.app import build_state, close_state, create_app
+from mboa.app import build_state, close_state, create_app, start_state
 from mboa.config import Settings
 from mboa.postgres import Database, database_name, plain_url
 from mboa.state import AppState
@@ -71,6 +71,7 @@ async def app_state(
     settings: Settings, database_url: str, redis_url: str
 ) -> AsyncIterator[AppState]:
     state = build_state(settings, database_url, redis_url, process="test")
+    start_state(state)
     yield state
     await close_state(state)
 

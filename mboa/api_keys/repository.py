@@ -5,7 +5,6 @@ import datetime as dt
 
 from sqlalchemy import Select, select, text
 
-from mboa.kit.crypto import sha256_hex
 from mboa.kit.repository import RepositoryBase
 from mboa.models import ApiKey
 
@@ -31,11 +30,9 @@ _LOOKUP = text(
 class ApiKeyRepository(RepositoryBase[ApiKey]):
     model = ApiKey
 
-    async def lookup_for_authentication(self, secret: str) -> KeyForAuthentication | None:
-        """Find a key by its secret before any tenant is known (a definer function, see migration)."""
-        row = (
-            await self.session.execute(_LOOKUP, {"secret_hash": sha256_hex(secret)})
-        ).one_or_none()
+    async def lookup_for_authentication(self, secret_hash: str) -> KeyForAuthentication | None:
+        """Find a key by its secret's hash before any tenant is known (a definer function)."""
+        row = (await self.session.execute(_LOOKUP, {"secret_hash": secret_hash})).one_or_none()
         if row is None:
             return None
         return KeyForAuthentication(*row)

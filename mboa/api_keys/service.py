@@ -14,6 +14,7 @@ from mboa.api_keys.exceptions import (
     LiveModeNotEnabled,
 )
 from mboa.api_keys.repository import ApiKeyRepository
+from mboa.auth.cache import invalidate_after_commit
 from mboa.auth.scopes import API_SCOPES
 from mboa.exceptions import BadRequest
 from mboa.kit.crypto import random_token, sha256_hex
@@ -129,12 +130,14 @@ class ApiKeyService:
             key.revoked_at = now
         key.rolled_to = new_key.id
         await session.flush()
+        invalidate_after_commit(session, key_id=key.id)
         return new_key, secret
 
     async def revoke(self, session: AsyncSession, *, key: ApiKey) -> ApiKey:
         if key.revoked_at is None:
             key.revoked_at = utc_now()
             await session.flush()
+            invalidate_after_commit(session, key_id=key.id)
         return key
 
 

@@ -7,6 +7,7 @@ key is scoped to the authenticated merchant and mode, so the claim can only happ
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
@@ -17,11 +18,13 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.api_keys.repository import ApiKeyRepository
+from mboa.auth.cache import ApiKeyCache
 from mboa.auth.scopes import KEY_PERMISSIONS, ROLE_PERMISSIONS, expand
 from mboa.auth.subject import AuthSubject, SubjectKind
 from mboa.auth.tokens import decode_access_token
 from mboa.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 from mboa.idempotency import service as idempotency
+from mboa.kit.crypto import sha256_hex
 from mboa.kit.time import utc_now
 from mboa.merchants.repository import MerchantMemberRepository
 from mboa.models import ApiKeyType, MemberRole, MerchantStatus
@@ -72,12 +75,19 @@ def _missing() -> Unauthorized:
     )
 
 
-async def authenticate_api_key(session: AsyncSession, token: str) -> AuthSubject:
+async def authenticate_api_key(
+    session: AsyncSession, token: str, cache: ApiKeyCache | None = None
+) -> AuthSubject:
     if token[:8] not in KEY_PREFIXES:
         raise Unauthorized("Invalid API key provided.", code="api_key_invalid")
-    row = await ApiKeyRepository.from_session(session).lookup_for_authentication(token)
+    secret_hash = sha256_hex(token)
+    row = cache.get(secret_hash) if cache is not None else None
     if row is None:
-        raise Unauthorized("Invalid API key provided.", code="api_key_invalid")
+        row = await ApiKeyRepository.from_session(session).lookup_for_authentication(secret_hash)
+        if row is None:
+            raise Unauthorized("Invalid API key provided.", code="api_key_invalid")
+        if cache is not None:
+            cache.put(secret_hash, row)
     now = utc_now()
     if row.revoked_at is not None:
         raise Unauthorized("This API key has been revoked.", code="api_key_revoked")
@@ -128,10 +138,16 @@ async def authenticate_user(request: Request, session: AsyncSession, token: str)
 
 
 async def _after_authentication(
-    request: Request, session: AsyncSession, subject: AuthSubject, permission: str | None
+    request: Request,
+    session: AsyncSession,
+    subject: AuthSubject,
+    permission: str | None,
+    *,
+    rate_limited: bool = False,
 ) -> AuthSubject:
     state = get_state(request)
-    await state.rate_limiter.hit_key(subject.rate_limit_identity, livemode=subject.livemode)
+    if not rate_limited:
+        await state.rate_limiter.hit_key(subject.rate_limit_identity, livemode=subject.livemode)
     if permission is not None and not subject.can(permission):
         raise Forbidden(
             f"This {'key' if subject.key_id else 'user'} does not have the '{permission}'"
@@ -167,9 +183,20 @@ class ApiKeyAuth:
         token = bearer_token(request)
         if token is None:
             raise _missing()
-        subject = await authenticate_api_key(session, token)
-        await set_tenant(session, subject.tenant)
-        return await _after_authentication(request, session, subject, self.permission)
+        state = get_state(request)
+        subject = await authenticate_api_key(session, token, state.key_cache)
+        # Two independent round trips (PostgreSQL and Redis) overlap instead of queueing.
+        outcomes = await asyncio.gather(
+            set_tenant(session, subject.tenant),
+            state.rate_limiter.hit_key(subject.rate_limit_identity, livemode=subject.livemode),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return await _after_authentication(
+            request, session, subject, self.permission, rate_limited=True
+        )
 
 
 def _livemode_param(request: Request) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.api_keys.service import api_key as api_key_service
+from mboa.auth.cache import invalidate_after_commit
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.pagination import ListParams
 from mboa.kit.schemas import merge_metadata
@@ -192,6 +193,7 @@ class MerchantService:
         merchant.approved_at = utc_now()
         merchant.approved_by = staff_id
         await session.flush()
+        invalidate_after_commit(session, merchant_id=merchant.id)
         return merchant
 
     async def suspend(self, session: AsyncSession, merchant: Merchant, reason: str) -> Merchant:
@@ -201,6 +203,7 @@ class MerchantService:
         merchant.suspended_at = utc_now()
         merchant.suspension_reason = reason
         await session.flush()
+        invalidate_after_commit(session, merchant_id=merchant.id)
         return merchant
 
     async def reactivate(self, session: AsyncSession, merchant: Merchant) -> Merchant:
@@ -212,6 +215,7 @@ class MerchantService:
         merchant.suspended_at = None
         merchant.suspension_reason = None
         await session.flush()
+        invalidate_after_commit(session, merchant_id=merchant.id)
         return merchant
 
 
