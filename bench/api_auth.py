@@ -34,13 +34,13 @@ WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 
-BARE_APP = '''
+BARE_APP = """
 from fastapi import FastAPI
 app = FastAPI()
 @app.get("/bare/{object_id}")
 async def bare(object_id: str) -> dict[str, object]:
     return {"id": object_id, "object": "customer", "livemode": False, "metadata": {}}
-'''
+"""
 
 
 def free_port() -> int:
@@ -190,9 +190,25 @@ def main() -> None:
         bare_port = free_port()
         bare = start_server(
             [
-                sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(bare_dir),
-                "--host", "127.0.0.1", "--port", str(bare_port), "--workers", str(WORKERS),
-                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bare_app:app",
+                "--app-dir",
+                str(bare_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(bare_port),
+                "--workers",
+                str(WORKERS),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
             ],
             env,
             bare_port,

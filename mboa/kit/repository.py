@@ -43,9 +43,7 @@ class RepositoryBase(Generic[M]):
             await self.session.flush()
         return obj
 
-    async def paginate(
-        self, statement: Select[M], params: ListParams
-    ) -> tuple[Sequence[M], bool]:
+    async def paginate(self, statement: Select[M], params: ListParams) -> tuple[Sequence[M], bool]:
         """Newest first by id (ids are time-sortable). Returns (page, has_more).
 
         A cursor must name an object the caller can see, otherwise it is a 400 on that parameter.
