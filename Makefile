@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test test-fast lint format bench bench-api-auth bench-ledger install clean-data
+.PHONY: run test lint format bench bench-api-auth bench-ledger bench-startup install clean-data
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -35,10 +35,17 @@ format: $(STAMP)
 	$(BIN)/ruff format mboa tests bench migrations
 	$(BIN)/ruff check --fix mboa tests bench migrations
 
-bench: bench-api-auth bench-ledger
+bench: bench-api-auth bench-ledger bench-startup
 
+## Authenticated GET vs a bare FastAPI GET (needs wrk: installed here if missing).
 bench-api-auth: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk; }
 	$(BIN)/python bench/api_auth.py
+
+## Seconds until a second `mboa up` serves again on existing data.
+bench-startup: $(STAMP)
+	@mkdir -p .mboa
+	$(BIN)/python bench/startup.py
 
 ## Ledger throughput (docs/benchmarks.md); MBOA_BENCH_SECONDS=3 for a smoke run.
 bench-ledger: $(STAMP)
