@@ -58,3 +58,4 @@ class Prefix:
     customer = "cus"
     request = "req"
     outbox = "obx"
+    provider_event = "pev"

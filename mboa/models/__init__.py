@@ -14,12 +14,15 @@ from mboa.models.ledger import (
 )
 from mboa.models.merchant import MemberRole, Merchant, MerchantMember, MerchantStatus
 from mboa.models.outbox import OutboxMessage
+from mboa.models.provider_event import CallbackResult, CallbackVerification, ProviderEvent
 from mboa.models.session import UserSession
 from mboa.models.user import User
 
 __all__ = [
     "ApiKey",
     "ApiKeyType",
+    "CallbackResult",
+    "CallbackVerification",
     "Customer",
     "IdempotencyKey",
     "LedgerAccount",
@@ -34,6 +37,7 @@ __all__ = [
     "MerchantStatus",
     "Model",
     "OutboxMessage",
+    "ProviderEvent",
     "User",
     "UserSession",
 ]

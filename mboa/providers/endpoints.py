@@ -1,0 +1,57 @@
+"""`PUT|POST /v1/providers/{provider}/callback/{attempt_id}`: where operators notify us.
+
+Unauthenticated because neither operator signs its callbacks (providers-wire.md §1.9, §2.1,
+§2.2); the path carries our own record id, which is what we correlate on. The answer is fast and
+tiny: the callback is stored (duplicates are counted) and confirmed later by a status read.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from mboa.providers import service
+from mboa.providers import tasks as _tasks  # noqa: F401 - registers the task `receive` enqueues
+from mboa.routing import PlatformRoute, SessionDep
+from mboa.state import get_state
+
+# Platform session: callbacks are not merchant-owned until payments link attempts to merchants.
+router = APIRouter(prefix="/providers", tags=["Providers"], route_class=PlatformRoute)
+
+_RECEIVED = b'{"received":true}'
+
+
+@router.api_route(
+    "/{provider}/callback/{attempt_id}",
+    methods=["PUT", "POST"],
+    # Operator-facing, unauthenticated: not part of the merchant API reference.
+    include_in_schema=False,
+)
+async def operator_callback(
+    request: Request,
+    session: SessionDep,
+    provider: str,
+    attempt_id: Annotated[str, Path(min_length=1, max_length=100)],
+) -> Response:
+    """MTN calls back by PUT or POST, once, with no retry (§1.9); Orange POSTs (§2.1, §2.2).
+
+    200 `{"received": true}` for anything we could store, including an unreadable body (kept as
+    `unparseable`): MTN never retries, so an error would only lose the audit trail, and the
+    status read, not this answer, decides. 404 for an unknown or disabled provider, 429 when one
+    client address sends too much."""
+    state = get_state(request)
+    client = request.client.host if request.client else "unknown"
+    await state.rate_limiter.hit_anonymous(client, "provider_callback")
+    adapter = service.provider_for(state.settings.providers, provider)
+    await service.receive(
+        session,
+        adapter,
+        attempt_id=attempt_id,
+        body=await request.body(),
+        method=request.method,
+        headers=request.headers,
+        client=client,
+    )
+    return Response(_RECEIVED, status_code=200, media_type="application/json")
