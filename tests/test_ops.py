@@ -57,6 +57,9 @@ async def test_openapi_31_with_error_schemas(api: Api) -> None:
         "ErrorObject"
     )
     assert create["description"]
+    customer = spec["components"]["schemas"]["Customer"]
+    assert customer["examples"][0]["object"] == "customer"
+    assert spec["components"]["schemas"]["CustomerCreate"]["examples"]
     docs = await api.http.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()

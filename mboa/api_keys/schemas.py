@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from mboa.kit.schemas import InputSchema, Schema, UnixTimestamp
 from mboa.models import ApiKeyType
@@ -29,6 +29,15 @@ class ApiKey(Schema):
 
 
 class ApiKeyCreate(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"type": "secret", "name": "backend"},
+                {"type": "restricted", "name": "reporting", "scopes": ["customers:read"]},
+            ]
+        }
+    )
+
     type: Literal["secret", "publishable", "restricted"] = "secret"
     name: str | None = Field(default=None, max_length=200)
     scopes: list[str] | None = Field(

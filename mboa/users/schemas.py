@@ -2,12 +2,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import EmailStr, Field
+from pydantic import ConfigDict, EmailStr, Field
 
 from mboa.kit.schemas import InputSchema, Schema, UnixTimestamp
 
 
 class SignupRequest(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ama@example.cm",
+                    "password": "a-long-pass-2026",
+                    "name": "Ama Nkeng",
+                    "business_name": "Chez Ama",
+                }
+            ]
+        }
+    )
+
     email: EmailStr = Field(max_length=320)
     password: str = Field(min_length=1, max_length=200)
     name: str | None = Field(default=None, max_length=200)
