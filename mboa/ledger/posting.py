@@ -143,8 +143,9 @@ class Posting:
             )
             for leg in self.legs
         )
+        # Plain str/int/None values only: repr() of enums is several times slower.
         content = (
-            self.type,
+            str(self.type),
             self.currency,
             self.livemode,
             str(self.phase),
@@ -180,15 +181,30 @@ class Batch:
     accounts: dict[int, AccountKey]
 
 
-def _ordered_legs(legs: Sequence[Leg], shard: int) -> list[tuple[AccountKey, int, int]]:
-    """Physical legs, one per (account, kind), releases first (so a post never shows a
-    transient overdraft in the version chain)."""
+def _ordered_legs(legs: Sequence[Leg], shard: int) -> list[tuple[int, AccountKey, int, int]]:
+    """Physical legs `(account id, key, kind, amount)`, one per (account, kind), releases first
+    (so a post never shows a transient overdraft in the version chain)."""
+    if len(legs) == 2:
+        # The common case (two legs of one kind on two accounts) without the merging.
+        first, second = legs
+        a = first.account.with_shard(shard) if first.account.is_hot else first.account
+        b = second.account.with_shard(shard) if second.account.is_hot else second.account
+        if a != b and first.kind == second.kind and first.amount and second.amount:
+            kind = int(first.kind)
+            return [
+                (account_id(a), a, kind, first.amount),
+                (account_id(b), b, kind, second.amount),
+            ]
     merged: dict[tuple[AccountKey, int], int] = {}
     for leg in legs:
         key = leg.account.with_shard(shard) if leg.account.is_hot else leg.account
         merged[(key, int(leg.kind))] = merged.get((key, int(leg.kind)), 0) + leg.amount
-    out = [(key, kind, amount) for (key, kind), amount in merged.items() if amount != 0]
-    out.sort(key=lambda item: -item[1])
+    out = [
+        (account_id(key), key, kind, amount)
+        for (key, kind), amount in merged.items()
+        if amount != 0
+    ]
+    out.sort(key=lambda item: -item[2])
     return out
 
 
@@ -197,8 +213,8 @@ def build_batch(postings: Sequence[Posting], shard_hint: int) -> Batch:
     physical = [_ordered_legs(p.legs, shard) for p in postings]
     accounts: dict[int, AccountKey] = {}
     for legs in physical:
-        for key, _, _ in legs:
-            accounts.setdefault(account_id(key), key)
+        for account, key, _, _ in legs:
+            accounts[account] = key
     ids = sorted(accounts)
     index = {account: position for position, account in enumerate(ids, 1)}
     e_item: list[int] = []
@@ -206,17 +222,18 @@ def build_batch(postings: Sequence[Posting], shard_hint: int) -> Batch:
     e_kind: list[int] = []
     e_amount: list[int] = []
     for item, legs in enumerate(physical, 1):
-        for key, kind, amount in legs:
+        for account, _, kind, amount in legs:
             e_item.append(item)
-            e_acct.append(index[account_id(key)])
+            e_acct.append(index[account])
             e_kind.append(kind)
             e_amount.append(amount)
+    nones: list[Any] = [None] * len(postings)
     args: list[Any] = [
         ids,
         [p.id for p in postings],
         [p.idempotency_key for p in postings],
         [p.fingerprint() for p in postings],
-        [p.type for p in postings],
+        [str(p.type) for p in postings],
         [p.source for p in postings],
         [p.merchant_id for p in postings],
         [p.livemode for p in postings],
@@ -231,7 +248,9 @@ def build_batch(postings: Sequence[Posting], shard_hint: int) -> Batch:
         [p.net for p in postings],
         [p.available_on for p in postings],
         [p.description for p in postings],
-        [orjson.dumps(p.metadata).decode() if p.metadata else None for p in postings],
+        [orjson.dumps(p.metadata).decode() if p.metadata else None for p in postings]
+        if any(p.metadata for p in postings)
+        else nones,
         e_item,
         e_acct,
         e_kind,
@@ -253,16 +272,16 @@ def is_simple(posting: Posting) -> bool:
 def transfer_args(posting: Posting, shard_hint: int) -> tuple[list[Any], dict[int, AccountKey]]:
     """Arguments of `mboa_ledger_transfer` (one simple posting), built without the batch lists."""
     legs = _ordered_legs(posting.legs, shard_hint % HOT_SHARDS)
-    accounts = {account_id(key): key for key, _, _ in legs}
+    accounts = {account: key for account, key, _, _ in legs}
     ids = sorted(accounts)
-    e_acct = [ids.index(account_id(key)) + 1 for key, _, _ in legs]
+    e_acct = [ids.index(account) + 1 for account, _, _, _ in legs]
     args = [
-        ids, posting.id, posting.idempotency_key, posting.fingerprint(), posting.type,
+        ids, posting.id, posting.idempotency_key, posting.fingerprint(), str(posting.type),
         posting.source, posting.merchant_id, posting.livemode, posting.currency,
         str(posting.phase), posting.expires_at, posting.bt_type, posting.amount, posting.fee,
         posting.net, posting.available_on, posting.description,
         orjson.dumps(posting.metadata).decode() if posting.metadata else None,
-        e_acct, [kind for _, kind, _ in legs], [amount for _, _, amount in legs],
+        e_acct, [kind for _, _, kind, _ in legs], [amount for _, _, _, amount in legs],
     ]  # fmt: skip
     return args, accounts
 
