@@ -21,6 +21,7 @@ from tests.helpers import Api
 from tests.plugin import database_for, recreate, worker_index
 
 TABLES = [
+    "provider_events",
     "outbox",
     "idempotency_keys",
     "customers",
