@@ -17,7 +17,8 @@ class CustomerRepository(RepositoryBase[Customer]):
         return statement
 
     async def get_live(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
-        statement = self.list_statement().where(Customer.id == customer_id)
-        if for_update:
-            statement = statement.with_for_update()
-        return await self.get_one_or_none(statement)
+        # A primary-key get is the cheapest read SQLAlchemy offers (the hot path of the API).
+        customer = await self.session.get(Customer, customer_id, with_for_update=for_update)
+        if customer is None or customer.deleted_at is not None:
+            return None
+        return customer
