@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
+import structlog
 from prometheus_client import REGISTRY
-from structlog.testing import capture_logs
+from structlog.testing import LogCapture
 
-from mboa.providers import ProviderName
+from mboa.providers import ProviderName, _http
 from mboa.providers.errors import CircuitOpen, ProviderUnavailable
 from mboa.providers.types import FailureCode, Product, TransactionStatus
 from mboa.simulator.engine import RecordedRequest
@@ -283,9 +285,25 @@ class TestObservability:
         assert count is not None
         assert count >= 1
 
-    async def test_logs_mask_phone_numbers_and_secrets(self, case: Case) -> None:
-        with capture_logs() as logs:
-            await case.collect(case.ordinary)
+    async def test_logs_mask_phone_numbers_and_secrets(
+        self, case: Case, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Capture the providers' logger itself: once a test has started the API, structlog is
+        # configured process-wide at WARNING with loggers cached on first use, and a global
+        # `capture_logs()` would then see no `provider.call` (info) at all.
+        capture = LogCapture()
+        monkeypatch.setattr(
+            _http,
+            "log",
+            structlog.wrap_logger(
+                None,
+                processors=[capture],
+                wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+                cache_logger_on_first_use=False,
+            ),
+        )
+        await case.collect(case.ordinary)
+        logs = capture.entries
         text = repr(logs)
         national = case.ordinary.removeprefix("+237")
         assert national not in text
