@@ -1,8 +1,13 @@
-"""The /v1 router: one line per domain."""
+"""The /v1 API: one line per domain.
+
+Each domain router is mounted on the app directly under `/v1` (not through an intermediate
+router): FastAPI matches nested routers level by level, and one level less is measurably cheaper
+on every request.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from mboa.admin.endpoints import router as admin_router
 from mboa.api_keys.endpoints import router as api_keys_router
@@ -13,12 +18,20 @@ from mboa.providers.endpoints import router as providers_router
 from mboa.users.endpoints import me_router
 from mboa.users.endpoints import router as users_router
 
-router = APIRouter(prefix="/v1")
-router.include_router(users_router)
-router.include_router(me_router)
-router.include_router(merchants_router)
-router.include_router(api_keys_router)
-router.include_router(customers_router)
-router.include_router(ledger_router)
-router.include_router(admin_router)
-router.include_router(providers_router)
+PREFIX = "/v1"
+# The busiest routes first: matching stops at the first router that matches.
+ROUTERS: list[APIRouter] = [
+    customers_router,
+    ledger_router,
+    merchants_router,
+    api_keys_router,
+    users_router,
+    me_router,
+    providers_router,
+    admin_router,
+]
+
+
+def include(app: FastAPI) -> None:
+    for router in ROUTERS:
+        app.include_router(router, prefix=PREFIX)

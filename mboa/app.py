@@ -11,8 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
-from mboa import exception_handlers, logging
-from mboa.api import router as api_router
+from mboa import api, exception_handlers, logging
 from mboa.auth.cache import ApiKeyCache
 from mboa.config import Settings, get_settings
 from mboa.kit.openapi import ErrorObject
@@ -100,7 +99,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
     exception_handlers.install(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)
     app.include_router(ops_router)
-    app.include_router(api_router)
+    api.include(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -63,6 +63,9 @@ class RateLimitSettings(BaseModel):
     live_per_second: int = Field(default=100, ge=1)
     anonymous_per_minute: int = Field(default=30, ge=1)
     """Sign-up, login and refresh attempts per client address and minute."""
+    callback_per_minute: int = Field(default=6000, ge=1)
+    """Operator callbacks per sending address and minute: operators send from a few gateways
+    and MTN never retries a callback, so this only stops floods."""
 
 
 class LogSettings(BaseModel):

@@ -16,6 +16,7 @@ from mboa.metrics import HTTP_LATENCY, HTTP_REQUESTS
 log = structlog.get_logger("mboa.access")
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH", "POST", "PUT", "PATCH"}
 _JSON_TYPES = ("application/json",)
+_OPERATOR_CALLBACKS = "/v1/providers/"
 
 
 class RequestContextMiddleware:
@@ -72,12 +73,16 @@ class RequestContextMiddleware:
             return None
         headers = dict(scope.get("headers", []))
         length_raw = headers.get(b"content-length")
-        chunked = b"chunked" in headers.get(b"transfer-encoding", b"")
         length = int(length_raw) if length_raw and length_raw.isdigit() else 0
         if length > self.max_body_bytes:
             return PayloadTooLarge(
                 f"The request body is larger than {self.max_body_bytes // 1024} KB."
             )
+        if scope["path"].startswith(_OPERATOR_CALLBACKS):
+            # Operators choose their own content types (Orange may post a form); the callback
+            # endpoint stores whatever arrives and parses it itself.
+            return None
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"")
         if length or chunked:
             content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
             if not content_type.startswith(_JSON_TYPES):

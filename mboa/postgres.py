@@ -110,7 +110,9 @@ _SET_MERCHANT = text(
 
 async def set_tenant(session: AsyncSession, tenant: TenantContext) -> None:
     """Scope the current transaction to one merchant and mode (row-level security reads these)."""
-    await session.execute(
+    # Core execution on the session's connection: the ORM layer adds nothing for a bare SELECT.
+    connection = await session.connection()
+    await connection.execute(
         _SET_TENANT,
         {"merchant_id": tenant.merchant_id, "livemode": "true" if tenant.livemode else "false"},
     )

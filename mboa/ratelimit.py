@@ -25,6 +25,7 @@ class RateLimiter:
         self.test_item = RateLimitItemPerSecond(settings.test_per_second)
         self.live_item = RateLimitItemPerSecond(settings.live_per_second)
         self.anonymous_item = RateLimitItemPerMinute(settings.anonymous_per_minute)
+        self.callback_item = RateLimitItemPerMinute(settings.callback_per_minute)
 
     async def _hit(self, item: RateLimitItem, identity: str) -> None:
         if not self.settings.enabled:
@@ -44,6 +45,10 @@ class RateLimiter:
     async def hit_anonymous(self, client: str, action: str) -> None:
         """Sign-up, login and token refresh: limited per client address and action."""
         await self._hit(self.anonymous_item, f"{action}:{client}")
+
+    async def hit_callback(self, client: str) -> None:
+        """Inbound operator callbacks, per sending address."""
+        await self._hit(self.callback_item, f"callback:{client}")
 
     async def close(self) -> None:
         # limits does not expose closing its client; release the redis-py pool it holds.

@@ -118,7 +118,8 @@ async def _release(request: Request, sessions: async_sessionmaker[AsyncSession])
         log.exception("idempotency_release_failed")
 
 
-def get_session(request: Request) -> AsyncSession:
+async def get_session(request: Request) -> AsyncSession:
+    """Async on purpose: FastAPI runs plain `def` dependencies in a thread pool."""
     session: AsyncSession = request.state.session
     return session
 

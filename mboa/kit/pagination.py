@@ -17,7 +17,7 @@ class ListParams:
     ending_before: str | None = None
 
 
-def list_params(
+async def list_params(
     limit: Annotated[
         int,
         Query(ge=1, le=100, description="How many objects to return, 1 to 100 (default 10)."),

@@ -43,7 +43,7 @@ async def operator_callback(
     client address sends too much."""
     state = get_state(request)
     client = request.client.host if request.client else "unknown"
-    await state.rate_limiter.hit_anonymous(client, "provider_callback")
+    await state.rate_limiter.hit_callback(client)
     adapter = service.provider_for(state.settings.providers, provider)
     await service.receive(
         session,

@@ -13,7 +13,8 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from mboa.config import Settings
+from mboa.app import build_state, close_state
+from mboa.config import RateLimitSettings, Settings
 from mboa.models import CallbackResult, CallbackVerification
 from mboa.postgres import Database
 from mboa.providers import ProviderName, service
@@ -30,7 +31,7 @@ from mboa.providers.types import (
 )
 from mboa.simulator.run import RunningSimulators
 from mboa.worker import TaskContext
-from tests.conftest import free_port, make_settings
+from tests.conftest import free_port, make_settings, serve
 from tests.helpers import assert_error
 from tests.providers.conftest import RESILIENCE, eventually, mtn_settings, orange_settings
 
@@ -402,14 +403,22 @@ async def test_unknown_provider_and_bad_requests(
 
 
 async def test_callbacks_are_rate_limited_per_client(
-    http: httpx.AsyncClient, settings: Settings
+    settings: Settings, database_url: str, redis_url: str
 ) -> None:
-    limit = settings.rate_limit.anonymous_per_minute
-    for i in range(limit):
-        assert_received(await send(http, "mtn_momo", f"att_rl_{i}", mtn_body()))
-    response = await send(http, "mtn_momo", "att_rl_last", mtn_body())
-    assert_error(response, 429, code="rate_limit")
-    assert int(response.headers["retry-after"]) >= 1
+    """Callbacks have their own, generous, per-address limit (operators send from a few
+    gateways and MTN never retries): it only stops floods."""
+    limited = settings.model_copy(update={"rate_limit": RateLimitSettings(callback_per_minute=5)})
+    state = build_state(limited, database_url, redis_url, process="test-callback-limit")
+    try:
+        async with serve(state) as url, httpx.AsyncClient(base_url=url) as client:
+            await state.redis.flushdb()
+            for i in range(5):
+                assert_received(await send(client, "mtn_momo", f"att_rl_{i}", mtn_body()))
+            response = await send(client, "mtn_momo", "att_rl_last", mtn_body())
+            assert_error(response, 429, code="rate_limit")
+            assert int(response.headers["retry-after"]) >= 1
+    finally:
+        await close_state(state)
 
 
 # -- confirmation ----------------------------------------------------------------------------------
@@ -583,3 +592,19 @@ async def test_operator_outage_retries_then_records(
         "ProviderTimeout",
         "CircuitOpen",
     }
+
+
+async def test_form_encoded_notification_is_stored_not_refused(
+    http: httpx.AsyncClient, owner_connection: asyncpg.Connection
+) -> None:
+    """Orange's notification encoding is unverified (providers-wire.md §2): a form post must
+    reach the endpoint and be stored, not be refused with 415 like a public API call."""
+    response = await http.post(
+        path("orange_money", "att_form"),
+        content=b"status=SUCCESS&notif_token=b7c1d9e2&txnid=MP261127.1012.A12345",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_received(response)
+    event = await only_event(owner_connection)
+    assert event["attempt_id"] == "att_form"
+    assert event["claimed_status"] == "succeeded"
