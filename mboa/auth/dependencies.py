@@ -123,7 +123,11 @@ class _User:
     is_platform_admin: bool
 
 
-async def authenticate_user(request: Request, session: AsyncSession, token: str) -> _User:
+async def authenticate_user(request: Request, session: AsyncSession) -> _User:
+    """The user behind `Authorization: Bearer <access token>`, with a live session."""
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("Log in and send the access token as a Bearer token.")
     state = get_state(request)
     claims = decode_access_token(state.jwt_secret, token)
     if claims is None:
@@ -221,10 +225,7 @@ class MemberAuth:
     async def __call__(
         self, request: Request, session: Annotated[AsyncSession, Depends(get_session)]
     ) -> AuthSubject:
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("Log in and send the access token as a Bearer token.")
-        user = await authenticate_user(request, session, token)
+        user = await authenticate_user(request, session)
         merchant_id = request.path_params.get("merchant_id", "")
         await set_merchant_only(session, merchant_id)
         member = await MerchantMemberRepository.from_session(session).get_by_user(
@@ -258,10 +259,7 @@ class UserAuth:
     async def __call__(
         self, request: Request, session: Annotated[AsyncSession, Depends(get_session)]
     ) -> AuthSubject:
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("Log in and send the access token as a Bearer token.")
-        user = await authenticate_user(request, session, token)
+        user = await authenticate_user(request, session)
         if self.platform_admin and not user.is_platform_admin:
             raise Forbidden("Only platform staff may do this.", code="platform_admin_required")
         subject = AuthSubject(
