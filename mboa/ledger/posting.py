@@ -12,27 +12,20 @@ import dataclasses
 import datetime as dt
 import enum
 import hashlib
-import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
+from mboa.kit.ids import new_id
 from mboa.ledger.accounts import HOT_SHARDS, AccountKey, account_id
 
 TXN_PREFIX = "txn"
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
 
 
 def new_transaction_id() -> str:
-    """`txn_` + a ULID (the `mboa.kit.ids` format), encoded ten bits at a time: this runs once
-    per posting on the hot path, where the generic encoder costs more than the rest of the
-    posting's preparation."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    pairs = _PAIRS
-    return "txn_" + "".join(pairs[(value >> shift) & 1023] for shift in range(120, -1, -10))
+    """`txn_` + a ULID (`mboa.kit.ids`)."""
+    return new_id(TXN_PREFIX)
 
 
 class EntryKind(enum.IntEnum):

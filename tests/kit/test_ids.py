@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import time
+
+from hypothesis import given
+from hypothesis import strategies as st
+from ulid import ULID
+
+from mboa.kit.ids import _encode_130, has_prefix, new_id, ulid
+from mboa.kit.money import format_amount
+
+
+def test_ids_are_prefixed_sortable_and_monotonic_within_a_millisecond() -> None:
+    ids = [new_id("cus") for _ in range(2000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(has_prefix(i, "cus") for i in ids)
+
+
+def test_ids_are_standard_ulids_carrying_the_time() -> None:
+    before = time.time()
+    decoded = ULID.from_str(ulid())
+    assert before - 0.01 <= decoded.timestamp <= time.time() + 0.01
+
+
+@given(st.integers(min_value=0, max_value=2**128 - 1))
+def test_encoding_matches_the_ulid_reference(value: int) -> None:
+    assert _encode_130(value) == str(ULID.from_int(value))
+
+
+def test_money_formatting_uses_minor_units() -> None:
+    assert format_amount(12_500, "XAF") == "12 500 XAF"
+    assert format_amount(-1999, "EUR") == "-19.99 EUR"
