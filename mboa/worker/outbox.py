@@ -23,6 +23,11 @@ async def enqueue(
     """
     definition = REGISTRY.get(task_name)
     if definition is None:
+        # Any process may enqueue (the API never runs tasks): load every domain's tasks once.
+        import mboa.tasks  # noqa: F401
+
+        definition = REGISTRY.get(task_name)
+    if definition is None:
         raise KeyError(f"unknown task {task_name!r}")
     job_id = job_id or f"{task_name}:{uuid.uuid4().hex}"
     await OutboxRepository.from_session(session).insert(
