@@ -67,11 +67,12 @@ class ApiRoute(APIRoute):
                     await session.rollback()
                     return replay_response(replay.response)
                 except MboaError as exc:
+                    invalidations = take_invalidations(session)
                     if exc.commit_writes:
                         await session.commit()
+                        await state.key_cache.invalidate(invalidations)
                     else:
                         await session.rollback()
-                    take_invalidations(session)
                     response = error_response(exc, request_id_of(request))
                     if isinstance(exc, BadRequest):
                         # A parameter was invalid: like Stripe, store nothing, so the client
