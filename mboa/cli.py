@@ -42,6 +42,14 @@ def _settings() -> Settings:
 
 def _services(settings: Settings) -> Services:
     services = resolve_services(settings)
+    if services.embedded is not None:
+        # A process started alone on the embedded database brings it up to date itself (cheap
+        # when it already is); against an external database, migrations are a deploy step.
+        try:
+            migrate(services.database_url)
+        except BaseException:
+            services.stop()
+            raise
     # Children and uvicorn factories read the resolved URLs from the environment.
     os.environ["MBOA_DATABASE_URL"] = services.database_url
     os.environ["MBOA_REDIS_URL"] = services.redis_url
@@ -138,7 +146,8 @@ def db_upgrade() -> None:
     settings = _settings()
     services = _services(settings)
     try:
-        migrate(services.database_url)
+        if services.embedded is None:  # `_services` already migrated an embedded database
+            migrate(services.database_url)
         typer.echo("database is at the latest revision")
     finally:
         services.stop()
@@ -169,7 +178,8 @@ def admin_create(
             await db.dispose()
 
     try:
-        migrate(services.database_url)
+        if services.embedded is None:
+            migrate(services.database_url)
         user_id = asyncio.run(create())
         typer.echo(f"platform_admin {email} ({user_id})")
     finally:
@@ -224,7 +234,8 @@ def up(
     signal.signal(signal.SIGTERM, request_stop)
     exit_code = 0
     try:
-        migrate(services.database_url)
+        if services.embedded is None:  # `make run` on external servers migrates them too
+            migrate(services.database_url)
 
         async def demo() -> object:
             db = Database.connect(settings, services.database_url, process="cli")
