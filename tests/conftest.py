@@ -97,6 +97,20 @@ async def serve(state: AppState, *, app: FastAPI | None = None) -> AsyncIterator
         await task
 
 
+@contextlib.asynccontextmanager
+async def other_api(
+    settings: Settings, database_url: str, redis_url: str
+) -> AsyncIterator[tuple[AppState, httpx.AsyncClient]]:
+    """A second API process (own settings, engines, caches) on its own socket, with a client."""
+    state = build_state(settings, database_url, redis_url, process="test-other")
+    start_state(state)
+    try:
+        async with serve(state) as url, httpx.AsyncClient(base_url=url) as client:
+            yield state, client
+    finally:
+        await close_state(state)
+
+
 @pytest.fixture(scope="session")
 async def base_url(app_state: AppState) -> AsyncIterator[str]:
     async with serve(app_state) as url:

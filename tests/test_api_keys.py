@@ -3,11 +3,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
-
-from mboa.app import build_state, close_state, start_state
 from mboa.config import Settings
-from tests.conftest import serve
+from tests.conftest import other_api
 from tests.helpers import Api, assert_error, bearer
 
 
@@ -206,27 +203,18 @@ async def test_revocation_reaches_other_api_processes(
     """Key look-ups are cached per process; a revocation in one process evicts them everywhere."""
     account = await api.signup()
     key = await api.create_key(account)
-    other = build_state(settings, database_url, redis_url, process="test-other")
-    start_state(other)
-    try:
-        async with serve(other) as url, httpx.AsyncClient(base_url=url) as client:
-            await asyncio.sleep(0.2)  # let the other process subscribe
-            assert (
-                await client.get("/v1/account", headers=bearer(key["secret"]))
-            ).status_code == 200
-            revoked = await api.http.post(
-                f"/v1/merchants/{account.merchant_id}/api_keys/{key['id']}/revoke",
-                headers=account.user_headers,
-            )
-            assert revoked.status_code == 200
-            status = 200
-            for _ in range(40):
-                status = (
-                    await client.get("/v1/account", headers=bearer(key["secret"]))
-                ).status_code
-                if status == 401:
-                    break
-                await asyncio.sleep(0.05)
-            assert status == 401
-    finally:
-        await close_state(other)
+    async with other_api(settings, database_url, redis_url) as (_, client):
+        await asyncio.sleep(0.2)  # let the other process subscribe
+        assert (await client.get("/v1/account", headers=bearer(key["secret"]))).status_code == 200
+        revoked = await api.http.post(
+            f"/v1/merchants/{account.merchant_id}/api_keys/{key['id']}/revoke",
+            headers=account.user_headers,
+        )
+        assert revoked.status_code == 200
+        status = 200
+        for _ in range(40):
+            status = (await client.get("/v1/account", headers=bearer(key["secret"]))).status_code
+            if status == 401:
+                break
+            await asyncio.sleep(0.05)
+        assert status == 401

@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import httpx
-
-from mboa.app import build_state, close_state
 from mboa.config import Settings
-from tests.conftest import serve
+from tests.conftest import other_api
 from tests.helpers import Api
 
 
@@ -18,14 +15,10 @@ async def test_healthz_and_readyz(api: Api) -> None:
 async def test_readyz_fails_when_redis_is_unreachable(
     settings: Settings, database_url: str
 ) -> None:
-    state = build_state(settings, database_url, "redis://127.0.0.1:1/0", process="test")
-    try:
-        async with serve(state) as url, httpx.AsyncClient(base_url=url) as client:
-            response = await client.get("/readyz")
-        assert response.status_code == 503
-        assert "redis" in response.json()["error"]["message"]
-    finally:
-        await close_state(state)
+    async with other_api(settings, database_url, "redis://127.0.0.1:1/0") as (_, client):
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert "redis" in response.json()["error"]["message"]
 
 
 async def test_metrics_expose_requests_latency_and_pool(api: Api) -> None:

@@ -13,7 +13,6 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from mboa.app import build_state, close_state
 from mboa.config import RateLimitSettings, Settings
 from mboa.models import CallbackResult, CallbackVerification
 from mboa.postgres import Database
@@ -31,7 +30,7 @@ from mboa.providers.types import (
 )
 from mboa.simulator.run import RunningSimulators
 from mboa.worker import TaskContext
-from tests.conftest import free_port, make_settings, serve
+from tests.conftest import free_port, make_settings, other_api
 from tests.helpers import assert_error
 from tests.providers.conftest import RESILIENCE, eventually, mtn_settings, orange_settings
 
@@ -408,17 +407,13 @@ async def test_callbacks_are_rate_limited_per_client(
     """Callbacks have their own, generous, per-address limit (operators send from a few
     gateways and MTN never retries): it only stops floods."""
     limited = settings.model_copy(update={"rate_limit": RateLimitSettings(callback_per_minute=5)})
-    state = build_state(limited, database_url, redis_url, process="test-callback-limit")
-    try:
-        async with serve(state) as url, httpx.AsyncClient(base_url=url) as client:
-            await state.redis.flushdb()
-            for i in range(5):
-                assert_received(await send(client, "mtn_momo", f"att_rl_{i}", mtn_body()))
-            response = await send(client, "mtn_momo", "att_rl_last", mtn_body())
-            assert_error(response, 429, code="rate_limit")
-            assert int(response.headers["retry-after"]) >= 1
-    finally:
-        await close_state(state)
+    async with other_api(limited, database_url, redis_url) as (state, client):
+        await state.redis.flushdb()
+        for i in range(5):
+            assert_received(await send(client, "mtn_momo", f"att_rl_{i}", mtn_body()))
+        response = await send(client, "mtn_momo", "att_rl_last", mtn_body())
+        assert_error(response, 429, code="rate_limit")
+        assert int(response.headers["retry-after"]) >= 1
 
 
 # -- confirmation ----------------------------------------------------------------------------------
