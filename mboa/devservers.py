@@ -18,7 +18,6 @@ import importlib.util
 import json
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -368,16 +367,3 @@ class EmbeddedServers:
             (users / str(os.getpid())).unlink(missing_ok=True)
             if not any(users.iterdir()):
                 self.stop(force=True)
-
-    def wipe(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def running(servers: EmbeddedServers) -> Iterator[EmbeddedServers]:
-    servers.start()
-    try:
-        yield servers
-    finally:
-        servers.stop()

@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from mboa.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyRoll, to_schema, unix_to_datetime
+from mboa.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyRoll, to_schema
 from mboa.api_keys.service import api_key as api_key_service
 from mboa.auth.dependencies import MemberAuth
 from mboa.auth.subject import AuthSubject
 from mboa.kit.openapi import error_responses, list_response
 from mboa.kit.pagination import ListParams, list_params
 from mboa.kit.schemas import ListObject
+from mboa.kit.time import from_unix
 from mboa.merchants.service import merchant as merchant_service
 from mboa.models import ApiKeyType
 from mboa.routing import ApiRoute, SessionDep
@@ -46,7 +47,7 @@ async def create_api_key(
         key_type=ApiKeyType(body.type),
         name=body.name,
         scopes=body.scopes,
-        expires_at=unix_to_datetime(body.expires_at),
+        expires_at=from_unix(body.expires_at) if body.expires_at is not None else None,
         created_by=auth.user_id,
     )
     return to_schema(key, secret)

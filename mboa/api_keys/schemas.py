@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import ConfigDict, Field
@@ -78,7 +77,3 @@ def to_schema(key: object, secret: str | None = None) -> ApiKey:
         rolled_to=key.rolled_to,
         secret=secret,
     )
-
-
-def unix_to_datetime(value: int | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)

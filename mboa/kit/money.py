@@ -6,7 +6,6 @@ from typing import Final
 
 # ISO 4217 minor-unit exponents for the currencies we model (XAF and XOF have none).
 CURRENCY_EXPONENTS: Final[dict[str, int]] = {"XAF": 0, "XOF": 0, "EUR": 2, "USD": 2}
-SUPPORTED_CURRENCIES: Final[frozenset[str]] = frozenset({"XAF"})
 
 
 def exponent(currency: str) -> int:
