@@ -60,6 +60,7 @@ async def close_state(state: AppState) -> None:
 
 def _watch_pools(state: AppState) -> None:
     POOLS.engines.update({"app": state.db.app, "platform": state.db.platform})
+    POOLS.read_pools["app_reads"] = state.db.reads
 
 
 def create_app(state: AppState | None = None) -> FastAPI:

@@ -10,6 +10,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
+from mboa.postgres import ReadPool
+
 HTTP_REQUESTS = Counter(
     "mboa_http_requests_total",
     "HTTP requests by route template and status",
@@ -24,10 +26,11 @@ HTTP_LATENCY = Histogram(
 
 
 class PoolCollector(Collector):
-    """Reads SQLAlchemy pool counters at scrape time."""
+    """Reads the SQLAlchemy pools' and the read path's counters at scrape time."""
 
     def __init__(self) -> None:
         self.engines: dict[str, AsyncEngine] = {}
+        self.read_pools: dict[str, ReadPool] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         size = GaugeMetricFamily("mboa_db_pool_size", "Configured pool size", labels=["pool"])
@@ -43,6 +46,9 @@ class PoolCollector(Collector):
                 size.add_metric([name], pool.size())
                 checked_out.add_metric([name], pool.checkedout())
                 overflow.add_metric([name], max(pool.overflow(), 0))
+        for name, read_pool in self.read_pools.items():
+            size.add_metric([name], read_pool.size())
+            checked_out.add_metric([name], read_pool.checked_out())
         yield size
         yield checked_out
         yield overflow

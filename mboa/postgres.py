@@ -7,22 +7,33 @@ Three roles touch the database (docs/architecture.md, "Tenancy"):
   transaction by `set_tenant()`. A query without a tenant context sees no merchant rows;
 - **`mboa_platform`** (BYPASSRLS) serves work that crosses merchants on purpose: workers, the
   scheduler and platform-staff endpoints. It has its own engine and is never handed to tenant code.
+
+Tenant requests reach PostgreSQL two ways, both as `mboa_app` and both scoped per transaction:
+the ORM session (every write, and any read that needs more than one row fetch), and the **read
+path** (`Database.tenant_reads`): a read-only transaction on a bare asyncpg connection for the
+hottest GETs, which costs a fraction of the ORM's CPU per request (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from sqlalchemy import text
+import asyncpg
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 from mboa.config import Settings
 
@@ -77,6 +88,15 @@ def role_urls(settings: Settings, owner_url: str) -> tuple[str, str]:
     )
 
 
+def _server_settings(settings: Settings, application_name: str) -> dict[str, str]:
+    return {
+        "application_name": application_name,
+        "statement_timeout": str(settings.database.statement_timeout_ms),
+        # A crashed client must not hold row locks for ever.
+        "idle_in_transaction_session_timeout": "60000",
+    }
+
+
 def create_engine(settings: Settings, url: str, *, application_name: str) -> AsyncEngine:
     return create_async_engine(
         asyncpg_url(url),
@@ -84,19 +104,31 @@ def create_engine(settings: Settings, url: str, *, application_name: str) -> Asy
         max_overflow=settings.database.max_overflow,
         pool_pre_ping=False,
         pool_recycle=3600,
-        connect_args={
-            "server_settings": {
-                "application_name": application_name,
-                "statement_timeout": str(settings.database.statement_timeout_ms),
-                # A crashed client must not hold row locks for ever.
-                "idle_in_transaction_session_timeout": "60000",
-            }
-        },
+        connect_args={"server_settings": _server_settings(settings, application_name)},
     )
 
 
+class TenantSession(Session):
+    """A session that scopes each of its transactions to `info["tenant"]` when it begins.
+
+    The tenant is known once the caller is authenticated, but most GETs never open the ORM
+    session: setting it lazily costs nothing for them and one statement for the rest.
+    """
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _scope_new_transaction(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    tenant: TenantContext | None = session.info.get("tenant")
+    if tenant is not None:
+        connection.execute(_SET_TENANT, _tenant_params(tenant))
+
+
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, sync_session_class=TenantSession
+    )
 
 
 _SET_TENANT = text(
@@ -108,19 +140,101 @@ _SET_MERCHANT = text(
 )
 
 
+def _tenant_params(tenant: TenantContext) -> dict[str, str]:
+    return {"merchant_id": tenant.merchant_id, "livemode": "true" if tenant.livemode else "false"}
+
+
 async def set_tenant(session: AsyncSession, tenant: TenantContext) -> None:
-    """Scope the current transaction to one merchant and mode (row-level security reads these)."""
+    """Scope the current transaction, and the session's later ones, to one merchant and mode
+    (row-level security reads these)."""
     # Core execution on the session's connection: the ORM layer adds nothing for a bare SELECT.
     connection = await session.connection()
-    await connection.execute(
-        _SET_TENANT,
-        {"merchant_id": tenant.merchant_id, "livemode": "true" if tenant.livemode else "false"},
-    )
+    await connection.execute(_SET_TENANT, _tenant_params(tenant))
+    # Stored after the statement, so a transaction begun by that statement is not scoped twice.
+    session.info["tenant"] = tenant
+
+
+async def scope_session(session: AsyncSession, tenant: TenantContext) -> None:
+    """Scope the session to a tenant from its next statement on (see `TenantSession`)."""
+    if session.in_transaction():
+        await set_tenant(session, tenant)
+    else:
+        session.info["tenant"] = tenant
 
 
 async def set_merchant_only(session: AsyncSession, merchant_id: str) -> None:
     """Scope to a merchant's account-level rows (merchant, team); mode-scoped rows stay hidden."""
     await session.execute(_SET_MERCHANT, {"merchant_id": merchant_id})
+
+
+# Merchant ids are ours (`acct_` and a ULID); anything else never reaches a statement's text.
+_INLINE_SAFE_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def _begin_tenant_reads(tenant: TenantContext) -> str:
+    """BEGIN and the tenant settings in one round trip. The simple-query protocol that allows two
+    statements in one message takes no parameters, so the merchant id is inlined, checked first."""
+    if not _INLINE_SAFE_ID.match(tenant.merchant_id):
+        raise ValueError(f"not a merchant id: {tenant.merchant_id!r}")
+    livemode = "true" if tenant.livemode else "false"
+    return (
+        "BEGIN READ ONLY; SELECT set_config('mboa.merchant_id', "
+        f"'{tenant.merchant_id}', true), set_config('mboa.livemode', '{livemode}', true)"
+    )
+
+
+async def _init_read_connection(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=json.dumps, decoder=json.loads
+    )
+
+
+async def _end_reads(connection: asyncpg.Connection) -> None:
+    """On release, instead of asyncpg's default reset (RESET ALL, UNLISTEN *, CLOSE ALL: one more
+    round trip per request). The read path sets nothing beyond its transaction, so ending that
+    transaction is the whole reset; a read-only transaction loses nothing by rolling back."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
+class ReadPool:
+    """The asyncpg pool of the read path, opened on first use inside the event loop."""
+
+    def __init__(self, settings: Settings, url: str, *, application_name: str) -> None:
+        self._settings = settings
+        self._url = plain_url(url)
+        self._application_name = application_name
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._url,
+                    min_size=0,
+                    max_size=self._settings.database.pool_size,
+                    max_inactive_connection_lifetime=300,
+                    init=_init_read_connection,
+                    reset=_end_reads,
+                    server_settings=_server_settings(self._settings, self._application_name),
+                )
+        return self._pool
+
+    def size(self) -> int:
+        return int(self._pool.get_size()) if self._pool is not None else 0
+
+    def checked_out(self) -> int:
+        if self._pool is None:
+            return 0
+        return int(self._pool.get_size() - self._pool.get_idle_size())
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
 
 @dataclasses.dataclass
@@ -131,6 +245,7 @@ class Database:
     platform: AsyncEngine
     app_sessions: async_sessionmaker[AsyncSession]
     platform_sessions: async_sessionmaker[AsyncSession]
+    reads: ReadPool
 
     @classmethod
     def connect(cls, settings: Settings, owner_url: str, *, process: str) -> Database:
@@ -139,7 +254,33 @@ class Database:
         platform = create_engine(
             settings, platform_url, application_name=f"mboa-{process}-platform"
         )
-        return cls(app, platform, sessionmaker(app), sessionmaker(platform))
+        reads = ReadPool(settings, app_url, application_name=f"mboa-{process}-reads")
+        return cls(app, platform, sessionmaker(app), sessionmaker(platform), reads)
+
+    async def open_tenant_reads(self, tenant: TenantContext) -> asyncpg.Connection:
+        """A read-only transaction as the API role, scoped to one merchant and mode.
+
+        Return the connection with `close_tenant_reads` (the request's route does this)."""
+        pool = await self.reads.pool()
+        connection: asyncpg.Connection = await pool.acquire()
+        try:
+            await connection.execute(_begin_tenant_reads(tenant))
+        except BaseException:
+            await pool.release(connection)
+            raise
+        return connection
+
+    async def close_tenant_reads(self, connection: asyncpg.Connection) -> None:
+        pool = await self.reads.pool()
+        await pool.release(connection)
+
+    @asynccontextmanager
+    async def tenant_reads(self, tenant: TenantContext) -> AsyncIterator[asyncpg.Connection]:
+        connection = await self.open_tenant_reads(tenant)
+        try:
+            yield connection
+        finally:
+            await self.close_tenant_reads(connection)
 
     @asynccontextmanager
     async def platform_transaction(self) -> AsyncIterator[AsyncSession]:
@@ -148,5 +289,6 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        await self.reads.close()
         await self.app.dispose()
         await self.platform.dispose()

@@ -5,6 +5,9 @@ stores the Idempotency-Key response in that same transaction and commits (succes
 and answers the error object (an `MboaError`: stored for the key as Stripe does, except invalid
 parameters); or rolls back, releases the key and re-raises (validation failures and unexpected
 errors: nothing was written, so a retry with the same key is safe). Services flush, never commit.
+
+A route may also read through the lean read path (`ReadsDep`): a read-only transaction on a bare
+asyncpg connection, opened on first use and ended here when the request ends.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
+import asyncpg
 import structlog
 from fastapi import Depends
 from fastapi.routing import APIRoute
@@ -56,6 +60,15 @@ class ApiRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            request.state.reads = None
+            try:
+                return await in_transaction(request)
+            finally:
+                reads = request.state.reads
+                if reads is not None:
+                    await get_state(request).db.close_tenant_reads(reads)
+
+        async def in_transaction(request: Request) -> Response:
             state = get_state(request)
             claim_sessions = state.db.app_sessions
             async with self.sessions(request)() as session:
@@ -126,3 +139,17 @@ async def get_session(request: Request) -> AsyncSession:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_reads(request: Request) -> asyncpg.Connection:
+    """The request's read-only transaction, scoped to the authenticated merchant and mode.
+
+    Declare it after the authentication dependency: it needs the caller's tenant."""
+    reads: asyncpg.Connection | None = request.state.reads
+    if reads is None:
+        reads = await get_state(request).db.open_tenant_reads(request.state.auth.tenant)
+        request.state.reads = reads
+    return reads
+
+
+ReadsDep = Annotated[asyncpg.Connection, Depends(get_reads)]

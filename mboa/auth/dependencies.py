@@ -7,7 +7,6 @@ key is scoped to the authenticated merchant and mode, so the claim can only happ
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import dataclasses
@@ -28,7 +27,7 @@ from mboa.kit.crypto import sha256_hex
 from mboa.kit.time import utc_now
 from mboa.merchants.repository import MerchantMemberRepository
 from mboa.models import ApiKeyType, MemberRole, MerchantStatus
-from mboa.postgres import TenantContext, set_merchant_only, set_tenant
+from mboa.postgres import TenantContext, scope_session, set_merchant_only, set_tenant
 from mboa.routing import get_session
 from mboa.state import get_state
 from mboa.users.repository import UserRepository
@@ -146,12 +145,9 @@ async def _after_authentication(
     session: AsyncSession,
     subject: AuthSubject,
     permission: str | None,
-    *,
-    rate_limited: bool = False,
 ) -> AuthSubject:
     state = get_state(request)
-    if not rate_limited:
-        await state.rate_limiter.hit_key(subject.rate_limit_identity, livemode=subject.livemode)
+    await state.rate_limiter.hit_key(subject.rate_limit_identity, livemode=subject.livemode)
     if permission is not None and not subject.can(permission):
         raise Forbidden(
             f"This {'key' if subject.key_id else 'user'} does not have the '{permission}'"
@@ -189,18 +185,9 @@ class ApiKeyAuth:
             raise _missing()
         state = get_state(request)
         subject = await authenticate_api_key(session, token, state.key_cache)
-        # Two independent round trips (PostgreSQL and Redis) overlap instead of queueing.
-        outcomes = await asyncio.gather(
-            set_tenant(session, subject.tenant),
-            state.rate_limiter.hit_key(subject.rate_limit_identity, livemode=subject.livemode),
-            return_exceptions=True,
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return await _after_authentication(
-            request, session, subject, self.permission, rate_limited=True
-        )
+        # Lazily: a GET served by the read path never opens the ORM session.
+        await scope_session(session, subject.tenant)
+        return await _after_authentication(request, session, subject, self.permission)
 
 
 def _livemode_param(request: Request) -> bool:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from mboa.auth.dependencies import ApiKeyAuth
 from mboa.auth.subject import AuthSubject
@@ -10,8 +10,8 @@ from mboa.customers.schemas import Customer, CustomerCreate, CustomerUpdate, Del
 from mboa.customers.service import customer as customer_service
 from mboa.kit.openapi import error_responses, list_response
 from mboa.kit.pagination import ListParams, list_params
-from mboa.kit.schemas import ListObject
-from mboa.routing import ApiRoute, SessionDep
+from mboa.kit.schemas import ListObject, json_response
+from mboa.routing import ApiRoute, ReadsDep, SessionDep
 
 router = APIRouter(prefix="/customers", tags=["Customers"], route_class=ApiRoute)
 
@@ -46,9 +46,11 @@ async def list_customers(
 @router.get(
     "/{customer_id}", response_model=Customer, responses=error_responses(401, 403, 404, 429)
 )
-async def retrieve_customer(customer_id: str, auth: CustomersRead, session: SessionDep) -> Customer:
+async def retrieve_customer(customer_id: str, auth: CustomersRead, reads: ReadsDep) -> Response:
     """Retrieve a customer."""
-    return Customer.model_validate(await customer_service.get(session, customer_id))
+    return json_response(
+        Customer.model_validate(await customer_service.retrieve(reads, customer_id))
+    )
 
 
 @router.post("/{customer_id}", response_model=Customer, responses=error_responses())

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
 from sqlalchemy import Select, select
 
 from mboa.kit.repository import RepositoryBase
@@ -22,3 +25,20 @@ class CustomerRepository(RepositoryBase[Customer]):
         if customer is None or customer.deleted_at is not None:
             return None
         return customer
+
+
+class CustomerReads:
+    """The read path (`mboa.postgres`): prepared statements on the request's read-only transaction,
+    under the same row-level security as the session. Rows use the ORM's attribute names."""
+
+    _GET = (
+        "SELECT id, livemode, created_at, metadata AS metadata_, name, email, phone, description"
+        " FROM customers WHERE id = $1 AND deleted_at IS NULL"
+    )
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def get_live(self, customer_id: str) -> dict[str, Any] | None:
+        row = await self.connection.fetchrow(self._GET, customer_id)
+        return dict(row) if row is not None else None

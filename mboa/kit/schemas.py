@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from starlette.responses import Response
 
 from mboa.kit.time import to_unix
 
@@ -83,3 +84,10 @@ class ListObject(BaseModel, Generic[T]):
     url: str
     has_more: bool
     data: list[T]
+
+
+def json_response(body: BaseModel, status_code: int = 200) -> Response:
+    """A model serialised by pydantic-core in one step. FastAPI passes a returned `Response`
+    through as is, skipping a second validation against `response_model` (which still documents
+    the route in OpenAPI)."""
+    return Response(body.model_dump_json(), status_code=status_code, media_type="application/json")
