@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -63,6 +64,14 @@ def _watch_pools(state: AppState) -> None:
     POOLS.read_pools["app_reads"] = state.db.reads
 
 
+def _freeze_startup_objects() -> None:
+    """Move what exists after start-up (modules, routes, schemas: several hundred thousand
+    objects) out of the garbage collector's reach. Otherwise every full collection walks them
+    all, a pause of tens of milliseconds that lands on the requests in flight (the p99)."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(state: AppState | None = None) -> FastAPI:
     """With `state=None` (uvicorn factory), services come from MBOA_DATABASE_URL / MBOA_REDIS_URL,
     which `mboa api` sets after starting the embedded servers when needed."""
@@ -80,6 +89,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
         app.state.mboa = build_state(settings, database_url, redis_url, process="api")
         start_state(app.state.mboa)
         _watch_pools(app.state.mboa)
+        _freeze_startup_objects()
         try:
             yield
         finally:
@@ -91,6 +101,9 @@ def create_app(state: AppState | None = None) -> FastAPI:
         version="2026-11-27",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry looks up global providers on every request; metrics are
+        # Prometheus (`mboa.metrics`) and traces are not collected yet.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         docs_url="/docs",
         redoc_url=None,
     )

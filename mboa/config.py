@@ -66,6 +66,8 @@ class RateLimitSettings(BaseModel):
     callback_per_minute: int = Field(default=6000, ge=1)
     """Operator callbacks per sending address and minute: operators send from a few gateways
     and MTN never retries a callback, so this only stops floods."""
+    redis_timeout_ms: int = Field(default=500, ge=10, le=10_000)
+    """How long a request waits on the limiter's Redis before it is served unlimited."""
 
 
 class LogSettings(BaseModel):

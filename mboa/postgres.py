@@ -189,12 +189,10 @@ async def _init_read_connection(connection: asyncpg.Connection) -> None:
     )
 
 
-async def _end_reads(connection: asyncpg.Connection) -> None:
-    """On release, instead of asyncpg's default reset (RESET ALL, UNLISTEN *, CLOSE ALL: one more
-    round trip per request). The read path sets nothing beyond its transaction, so ending that
-    transaction is the whole reset; a read-only transaction loses nothing by rolling back."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
+async def _keep_session_state(connection: asyncpg.Connection) -> None:
+    """Replaces asyncpg's reset on release (RESET ALL, UNLISTEN *, CLOSE ALL: one more round trip
+    per request). The read path sets nothing beyond its transaction, which `close_tenant_reads`
+    ends before releasing; asyncpg still rolls back any transaction left open."""
 
 
 class ReadPool:
@@ -218,7 +216,7 @@ class ReadPool:
                     max_size=self._settings.database.pool_size,
                     max_inactive_connection_lifetime=300,
                     init=_init_read_connection,
-                    reset=_end_reads,
+                    reset=_keep_session_state,
                     server_settings=_server_settings(self._settings, self._application_name),
                 )
         return self._pool
@@ -272,7 +270,12 @@ class Database:
 
     async def close_tenant_reads(self, connection: asyncpg.Connection) -> None:
         pool = await self.reads.pool()
-        await pool.release(connection)
+        try:
+            if not connection.is_closed() and connection.is_in_transaction():
+                # Read-only: COMMIT and ROLLBACK end it alike (an aborted one rolls back).
+                await connection.execute("COMMIT")
+        finally:
+            await pool.release(connection)
 
     @asynccontextmanager
     async def tenant_reads(self, tenant: TenantContext) -> AsyncIterator[asyncpg.Connection]:

@@ -3,41 +3,68 @@
 Fixed windows, one Redis round trip (INCR with expiry) per request: measured on the hot path, the
 sliding-window counter cost about a third of an authenticated GET's CPU for the same purpose
 (docs/benchmarks.md). A window starts at its first hit, so bursts are bounded by the limit.
+
+Limits protect the platform; they are not what money depends on. When Redis is slow or down, a
+request is served without its limit (a warning and `mboa_rate_limit_unavailable_total`) rather
+than failing a payment.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+from typing import Any
 
+import structlog
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
+from prometheus_client import Counter
+from redis.exceptions import RedisError
 
 from mboa.config import RateLimitSettings
 from mboa.exceptions import TooManyRequests
+
+log = structlog.get_logger("mboa.ratelimit")
+LIMITER_UNAVAILABLE = Counter(
+    "mboa_rate_limit_unavailable_total",
+    "Requests served without a rate-limit decision because Redis did not answer in time",
+)
 
 
 class RateLimiter:
     def __init__(self, redis_url: str, settings: RateLimitSettings) -> None:
         self.settings = settings
+        # One deadline per decision (`_hit`) instead of redis-py's per-socket-operation timeout,
+        # which wraps every command in a task of its own (asyncio.wait_for).
+        options: dict[str, Any] = {"socket_timeout": None}
         self.storage = RedisStorage(
             redis_url.replace("redis://", "async+redis://", 1),
             implementation="redispy",
             key_prefix="mboa:ratelimit",
+            **options,
         )
         self.strategy = FixedWindowRateLimiter(self.storage)
         self.test_item = RateLimitItemPerSecond(settings.test_per_second)
         self.live_item = RateLimitItemPerSecond(settings.live_per_second)
         self.anonymous_item = RateLimitItemPerMinute(settings.anonymous_per_minute)
         self.callback_item = RateLimitItemPerMinute(settings.callback_per_minute)
+        self.timeout = settings.redis_timeout_ms / 1000
 
     async def _hit(self, item: RateLimitItem, identity: str) -> None:
         if not self.settings.enabled:
             return
-        if await self.strategy.hit(item, identity):
+        try:
+            async with asyncio.timeout(self.timeout):
+                if await self.strategy.hit(item, identity):
+                    return
+                stats = await self.strategy.get_window_stats(item, identity)
+        except (TimeoutError, StorageError, RedisError, OSError) as exc:
+            LIMITER_UNAVAILABLE.inc()
+            log.warning("rate_limit_unavailable", error=type(exc).__name__)
             return
-        stats = await self.strategy.get_window_stats(item, identity)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise TooManyRequests(
             "Too many requests hit the API too quickly. Retry with exponential backoff.",

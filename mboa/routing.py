@@ -6,8 +6,9 @@ and answers the error object (an `MboaError`: stored for the key as Stripe does,
 parameters); or rolls back, releases the key and re-raises (validation failures and unexpected
 errors: nothing was written, so a retry with the same key is safe). Services flush, never commit.
 
-A route may also read through the lean read path (`ReadsDep`): a read-only transaction on a bare
-asyncpg connection, opened on first use and ended here when the request ends.
+The session is opened on first use. A route may instead read through the lean read path
+(`ReadsDep`): a read-only transaction on a bare asyncpg connection, also opened on first use and
+ended here when the request ends.
 """
 
 from __future__ import annotations
@@ -60,57 +61,64 @@ class ApiRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            request.state.session = None
+            request.state.sessions = self.sessions(request)
             request.state.reads = None
+            request.state.idempotency_claim = None
             try:
                 return await in_transaction(request)
             finally:
                 reads = request.state.reads
                 if reads is not None:
                     await get_state(request).db.close_tenant_reads(reads)
+                session = request.state.session
+                if session is not None:
+                    await session.close()
 
         async def in_transaction(request: Request) -> Response:
             state = get_state(request)
             claim_sessions = state.db.app_sessions
-            async with self.sessions(request)() as session:
-                request.state.session = session
-                request.state.idempotency_claim = None
-                try:
-                    response = await original(request)
-                except idempotency.IdempotentReplay as replay:
-                    await session.rollback()
-                    return replay_response(replay.response)
-                except MboaError as exc:
-                    invalidations = take_invalidations(session)
-                    if exc.commit_writes:
-                        await session.commit()
-                        await state.key_cache.invalidate(invalidations)
-                    else:
-                        await session.rollback()
-                    response = error_response(exc, request_id_of(request))
-                    if isinstance(exc, BadRequest):
-                        # A parameter was invalid: like Stripe, store nothing, so the client
-                        # can fix the request and retry with the same key.
-                        await _release(request, claim_sessions)
-                    elif (claim := request.state.idempotency_claim) is not None:
-                        await idempotency.complete_alone(claim_sessions, claim, _stored(response))
-                    return response
-                except BaseException:
-                    await session.rollback()
-                    await _release(request, claim_sessions)
-                    raise
-                claim = request.state.idempotency_claim
-                try:
-                    if claim is not None:
-                        await idempotency.complete(session, claim, _stored(response))
+            try:
+                response = await original(request)
+            except idempotency.IdempotentReplay as replay:
+                await _rollback(request)
+                return replay_response(replay.response)
+            except MboaError as exc:
+                session = request.state.session
+                invalidations = take_invalidations(session) if session is not None else []
+                if exc.commit_writes and session is not None:
                     await session.commit()
-                except BaseException:
-                    await session.rollback()
-                    await _release(request, claim_sessions)
-                    raise
-                invalidations = take_invalidations(session)
-                if invalidations:
                     await state.key_cache.invalidate(invalidations)
+                else:
+                    await _rollback(request)
+                response = error_response(exc, request_id_of(request))
+                if isinstance(exc, BadRequest):
+                    # A parameter was invalid: like Stripe, store nothing, so the client
+                    # can fix the request and retry with the same key.
+                    await _release(request, claim_sessions)
+                elif (claim := request.state.idempotency_claim) is not None:
+                    await idempotency.complete_alone(claim_sessions, claim, _stored(response))
                 return response
+            except BaseException:
+                await _rollback(request)
+                await _release(request, claim_sessions)
+                raise
+            claim = request.state.idempotency_claim
+            if claim is None and request.state.session is None:
+                return response
+            session = await get_session(request)
+            try:
+                if claim is not None:
+                    await idempotency.complete(session, claim, _stored(response))
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                await _release(request, claim_sessions)
+                raise
+            invalidations = take_invalidations(session)
+            if invalidations:
+                await state.key_cache.invalidate(invalidations)
+            return response
 
         return handler
 
@@ -132,9 +140,23 @@ async def _release(request: Request, sessions: async_sessionmaker[AsyncSession])
         log.exception("idempotency_release_failed")
 
 
+async def _rollback(request: Request) -> None:
+    session: AsyncSession | None = request.state.session
+    if session is not None:
+        await session.rollback()
+
+
 async def get_session(request: Request) -> AsyncSession:
-    """Async on purpose: FastAPI runs plain `def` dependencies in a thread pool."""
-    session: AsyncSession = request.state.session
+    """The request's session, opened on first use (a GET served by the read path never opens it).
+
+    Async on purpose: FastAPI runs plain `def` dependencies in a thread pool."""
+    session: AsyncSession | None = request.state.session
+    if session is None:
+        session = request.state.sessions()
+        tenant = getattr(request.state, "session_tenant", None)
+        if tenant is not None:
+            session.info["tenant"] = tenant
+        request.state.session = session
     return session
 
 

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+
+from prometheus_client import REGISTRY
 
 from mboa.config import RateLimitSettings, Settings
-from tests.conftest import other_api
+from mboa.ratelimit import RateLimiter
+from tests.conftest import free_port, other_api
 from tests.helpers import Api, assert_error, bearer
 
 
@@ -46,3 +50,36 @@ async def test_login_attempts_are_limited_per_client(
             )
             statuses.append(response.status_code)
         assert statuses == [401, 401, 401, 429, 429]
+
+
+async def _silent_server() -> tuple[asyncio.Server, int]:
+    """Accepts connections and never answers: a Redis that hangs."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def _unavailable_count() -> float:
+    return REGISTRY.get_sample_value("mboa_rate_limit_unavailable_total") or 0.0
+
+
+async def test_a_hanging_or_absent_limiter_store_serves_the_request_unlimited() -> None:
+    settings = RateLimitSettings(test_per_second=1, redis_timeout_ms=200)
+    server, port = await _silent_server()
+    closed_port = free_port()
+    try:
+        for url in (f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{closed_port}/0"):
+            limiter = RateLimiter(url, settings)
+            before = _unavailable_count()
+            started = time.monotonic()
+            # Over the limit of 1/s, yet served: without Redis there is no decision to enforce.
+            for _ in range(3):
+                await limiter.hit_key("key_hanging", livemode=False)
+            assert time.monotonic() - started < 3 * 0.2 + 1.0
+            assert _unavailable_count() == before + 3
+            await limiter.close()
+    finally:
+        server.close()

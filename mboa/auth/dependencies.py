@@ -75,13 +75,14 @@ def _missing() -> Unauthorized:
 
 
 async def authenticate_api_key(
-    session: AsyncSession, token: str, cache: ApiKeyCache | None = None
+    request: Request, token: str, cache: ApiKeyCache | None = None
 ) -> AuthSubject:
     if token[:8] not in KEY_PREFIXES:
         raise Unauthorized("Invalid API key provided.", code="api_key_invalid")
     secret_hash = sha256_hex(token)
     row = cache.get(secret_hash) if cache is not None else None
     if row is None:
+        session = await get_session(request)
         row = await ApiKeyRepository.from_session(session).lookup_for_authentication(secret_hash)
         if row is None:
             raise Unauthorized("Invalid API key provided.", code="api_key_invalid")
@@ -142,7 +143,6 @@ async def authenticate_user(request: Request, session: AsyncSession) -> _User:
 
 async def _after_authentication(
     request: Request,
-    session: AsyncSession,
     subject: AuthSubject,
     permission: str | None,
 ) -> AuthSubject:
@@ -177,17 +177,18 @@ class ApiKeyAuth:
     def __init__(self, permission: str) -> None:
         self.permission = permission
 
-    async def __call__(
-        self, request: Request, session: Annotated[AsyncSession, Depends(get_session)]
-    ) -> AuthSubject:
+    async def __call__(self, request: Request) -> AuthSubject:
         token = bearer_token(request)
         if token is None:
             raise _missing()
         state = get_state(request)
-        subject = await authenticate_api_key(session, token, state.key_cache)
-        # Lazily: a GET served by the read path never opens the ORM session.
-        await scope_session(session, subject.tenant)
-        return await _after_authentication(request, session, subject, self.permission)
+        subject = await authenticate_api_key(request, token, state.key_cache)
+        # The session, when the route opens one, is scoped to the key's merchant and mode; a GET
+        # served by the read path never opens it.
+        request.state.session_tenant = subject.tenant
+        if request.state.session is not None:
+            await scope_session(request.state.session, subject.tenant)
+        return await _after_authentication(request, subject, self.permission)
 
 
 def _livemode_param(request: Request) -> bool:
@@ -234,7 +235,7 @@ class MemberAuth:
         )
         if self.mode_scoped:
             await set_tenant(session, TenantContext(merchant_id, livemode))
-        return await _after_authentication(request, session, subject, self.permission)
+        return await _after_authentication(request, subject, self.permission)
 
 
 class UserAuth:
@@ -256,4 +257,4 @@ class UserAuth:
             session_id=user.session_id,
             is_platform_admin=user.is_platform_admin,
         )
-        return await _after_authentication(request, session, subject, None)
+        return await _after_authentication(request, subject, None)
