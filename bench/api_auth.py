@@ -3,7 +3,7 @@
 Everything is co-located on this machine: PostgreSQL (embedded, `bench-api` profile, or
 MBOA_BENCH_DATABASE_URL), Redis, the API under uvicorn, and `wrk` as the load generator.
 
-    make bench-api-auth            (BENCH_SECONDS=20 by default; BENCH_WORKERS=1 uvicorn workers)
+    make bench-api-auth     (BENCH_SECONDS=20 by default; BENCH_WORKERS=2 uvicorn workers, one per core)
 
 The last line printed is one JSON object: requests/s and latency percentiles for `GET
 /v1/customers/{id}` with `Authorization: Bearer sk_test_…` and for the bare endpoint, and their
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
-WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 
 BARE_APP = """
 from fastapi import FastAPI
@@ -156,7 +156,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is required: apt-get install -y wrk")
-    os.environ.setdefault("MBOA_LOG__LEVEL", "WARNING")
+    # Production defaults: INFO, so every request writes its JSON access-log line (to /dev/null).
+    os.environ.setdefault("MBOA_LOG__LEVEL", "INFO")
     os.environ.setdefault("MBOA_RATE_LIMIT__TEST_PER_SECOND", "1000000")
     os.environ.setdefault("MBOA_AUTH__JWT_SECRET", "bench-jwt-secret-bench-jwt-secret")
     os.environ.setdefault("MBOA_DATA_DIR", str(ROOT / ".mboa"))

@@ -213,7 +213,8 @@ class ReadPool:
                 self._pool = await asyncpg.create_pool(
                     self._url,
                     min_size=0,
-                    max_size=self._settings.database.pool_size,
+                    max_size=self._settings.database.pool_size
+                    + self._settings.database.max_overflow,
                     max_inactive_connection_lifetime=300,
                     init=_init_read_connection,
                     reset=_keep_session_state,
@@ -260,7 +261,8 @@ class Database:
 
         Return the connection with `close_tenant_reads` (the request's route does this)."""
         pool = await self.reads.pool()
-        connection: asyncpg.Connection = await pool.acquire()
+        # As long as SQLAlchemy's pool waits for a connection (its default pool_timeout).
+        connection: asyncpg.Connection = await pool.acquire(timeout=30)
         try:
             await connection.execute(_begin_tenant_reads(tenant))
         except BaseException:

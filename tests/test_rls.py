@@ -3,6 +3,7 @@ cross from test to live mode — and the database enforces it, not only the appl
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -114,6 +115,35 @@ class TestDatabaseEnforcement:
             assert names == ["a"]
             await set_tenant(session, TenantContext(a.merchant_id, livemode=True))
             assert (await session.execute(text("SELECT count(*) FROM customers"))).scalar_one() == 0
+
+    async def test_read_path_shows_only_its_tenant_and_cannot_write(
+        self, api: Api, db: Database
+    ) -> None:
+        a = await api.signup()
+        b = await api.signup()
+        await api.create_customer(a.secret_key, name="a")
+        await api.create_customer(b.secret_key, name="b")
+        async with db.tenant_reads(TenantContext(a.merchant_id, livemode=False)) as reads:
+            assert [r["name"] for r in await reads.fetch("SELECT name FROM customers")] == ["a"]
+            with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+                await reads.execute("UPDATE customers SET name = 'pwned'")
+        async with db.tenant_reads(TenantContext(a.merchant_id, livemode=True)) as reads:
+            assert await reads.fetchval("SELECT count(*) FROM customers") == 0
+        # The settings end with the transaction: the pooled connection keeps no tenant.
+        async with db.tenant_reads(TenantContext(b.merchant_id, livemode=False)) as reads:
+            assert [r["name"] for r in await reads.fetch("SELECT name FROM customers")] == ["b"]
+        pool = await db.reads.pool()
+        async with pool.acquire() as bare:
+            assert await bare.fetchval("SELECT current_setting('mboa.merchant_id', true)") in (
+                None,
+                "",
+            )
+            assert await bare.fetchval("SELECT count(*) FROM customers") == 0
+
+    async def test_read_path_refuses_a_merchant_id_it_would_inline(self, db: Database) -> None:
+        with pytest.raises(ValueError, match="not a merchant id"):
+            async with db.tenant_reads(TenantContext("acct_x', true); --", livemode=False)):
+                pass
 
     async def test_cannot_write_into_another_tenant(self, api: Api, db: Database) -> None:
         a = await api.signup()
