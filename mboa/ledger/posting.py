@@ -136,23 +136,24 @@ class Posting:
             )
             for leg in self.legs
         )
-        # Plain str/int/None values only: repr() of enums is several times slower.
         content = (
-            str(self.type),
+            self.type,
             self.currency,
             self.livemode,
-            str(self.phase),
+            self.phase,
             self.source,
             self.merchant_id,
             self.parent_id,
-            self.link and str(self.link),
+            self.link,
             self.bt_type,
             self.amount,
             self.fee,
             self.net,
             legs,
         )
-        return hashlib.blake2b(repr(content).encode(), digest_size=16).digest()
+        # orjson writes an enum as its value, so `SourceType.payment` and "payment" agree; it is
+        # about twice as fast as repr() here (batches fingerprint every posting).
+        return hashlib.blake2b(orjson.dumps(content), digest_size=16).digest()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -279,7 +280,11 @@ def transfer_args(posting: Posting, shard_hint: int) -> tuple[list[Any], dict[in
     return args, accounts
 
 
+_OUTCOMES: dict[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
+"""Value → member without `Outcome(value)`'s enum machinery (one per posting of a batch)."""
+
+
 def parse_results(rows: Sequence[Sequence[Any]], count: int) -> list[PostingResult]:
-    results = [PostingResult(Outcome(row[1]), str(row[2])) for row in rows]
+    results = [PostingResult(_OUTCOMES[row[1]], str(row[2])) for row in rows]
     assert len(results) == count, "mboa_ledger_apply returned a result per item"
     return results
