@@ -83,17 +83,20 @@ class AccountKey:
         return account_id(self)
 
 
-@functools.lru_cache(maxsize=1_000_000)
 def account_id(key: AccountKey) -> int:
+    return _account_id(
+        key.merchant_id, key.livemode, key.currency, key.kind, key.operator, key.shard
+    )
+
+
+# Cached on the plain fields, not on the dataclass: a dataclass key hashes and compares in Python,
+# which cost more than the cache saved (every posting looks up each of its accounts).
+@functools.lru_cache(maxsize=1_000_000)
+def _account_id(
+    merchant_id: str | None, livemode: bool, currency: str, kind: str, operator: str, shard: int
+) -> int:
     raw = "\x1f".join(
-        (
-            key.merchant_id or "",
-            "1" if key.livemode else "0",
-            key.currency,
-            str(key.kind),
-            key.operator,
-            str(key.shard),
-        )
+        (merchant_id or "", "1" if livemode else "0", currency, str(kind), operator, str(shard))
     ).encode()
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") >> 1
 

@@ -183,12 +183,10 @@ def _ordered_legs(legs: Sequence[Leg], shard: int) -> list[tuple[int, AccountKey
         first, second = legs
         a = first.account.with_shard(shard) if first.account.is_hot else first.account
         b = second.account.with_shard(shard) if second.account.is_hot else second.account
-        if a != b and first.kind == second.kind and first.amount and second.amount:
+        id_a, id_b = account_id(a), account_id(b)
+        if id_a != id_b and first.kind == second.kind and first.amount and second.amount:
             kind = int(first.kind)
-            return [
-                (account_id(a), a, kind, first.amount),
-                (account_id(b), b, kind, second.amount),
-            ]
+            return [(id_a, a, kind, first.amount), (id_b, b, kind, second.amount)]
     merged: dict[tuple[AccountKey, int], int] = {}
     for leg in legs:
         key = leg.account.with_shard(shard) if leg.account.is_hot else leg.account
