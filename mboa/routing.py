@@ -20,6 +20,7 @@ import asyncpg
 import structlog
 from fastapi import Depends
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +29,7 @@ from mboa.auth.cache import take_invalidations
 from mboa.exception_handlers import error_response, request_id_of
 from mboa.exceptions import BadRequest, MboaError
 from mboa.idempotency import service as idempotency
+from mboa.kit.db import sqlstate
 from mboa.state import get_state
 
 log = structlog.get_logger("mboa.routing")
@@ -79,7 +81,7 @@ class ApiRoute(APIRoute):
             state = get_state(request)
             claim_sessions = state.db.app_sessions
             try:
-                response = await original(request)
+                response = await _refusing_text_postgres_cannot_store(original, request)
             except idempotency.IdempotentReplay as replay:
                 await _rollback(request)
                 return replay_response(replay.response)
@@ -138,6 +140,26 @@ async def _release(request: Request, sessions: async_sessionmaker[AsyncSession])
         await idempotency.release(sessions, claim)
     except Exception:
         log.exception("idempotency_release_failed")
+
+
+# PostgreSQL text cannot hold U+0000 (`\u0000` is valid JSON, `%00` a valid URL escape): the
+# driver's error is the client's bad input, not ours.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})  # character_not_in_repertoire, untranslatable
+
+
+async def _refusing_text_postgres_cannot_store(
+    endpoint: Callable[[Request], Coroutine[Any, Any, Response]], request: Request
+) -> Response:
+    try:
+        return await endpoint(request)
+    except (DBAPIError, asyncpg.PostgresError) as exc:
+        if sqlstate(exc) not in _UNSTORABLE_TEXT:
+            raise
+        raise BadRequest(
+            "A parameter contains a character that text cannot hold: the NUL character"
+            " (\\u0000) is not allowed.",
+            code="parameter_invalid_string",
+        ) from exc
 
 
 async def _rollback(request: Request) -> None:

@@ -102,6 +102,42 @@ class TestBadInput:
         )
         assert_error(response, 413)
 
+    async def test_nul_character_is_400_everywhere_and_writes_nothing(
+        self,
+        api: Api,
+        owner_connection,  # type: ignore[no-untyped-def]
+    ) -> None:
+        # Valid JSON and a valid URL escape, but PostgreSQL text cannot hold U+0000.
+        account = await api.signup()
+        attempts = [
+            lambda: api.http.post(
+                "/v1/customers",
+                content=b'{"name": "Ama\\u0000"}',
+                headers={
+                    **account.key_headers,
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": "nul",
+                },
+            ),
+            lambda: api.http.get("/v1/customers/cus_%00x", headers=account.key_headers),
+            lambda: api.http.get("/v1/customers?email=a%00b", headers=account.key_headers),
+            lambda: api.http.post("/v1/customers/cus_%00x", json={}, headers=account.key_headers),
+        ]
+        for attempt in attempts:
+            response = await attempt()
+            error = assert_error(
+                response, 400, code="parameter_invalid_string", type_="invalid_request_error"
+            )
+            assert "NUL" in error["message"]
+        assert await _writes(owner_connection) == 0
+        # The key was released, as for any invalid parameter: the corrected request goes through.
+        fixed = await api.http.post(
+            "/v1/customers",
+            json={"name": "Ama"},
+            headers={**account.key_headers, "Idempotency-Key": "nul"},
+        )
+        assert fixed.status_code == 200, fixed.text
+
 
 class TestStatuses:
     async def test_401_403_404_405(self, api: Api) -> None:

@@ -1,4 +1,5 @@
-"""SQLAlchemy declarative base, the constraint naming convention, and shared column mixins."""
+"""SQLAlchemy declarative base, the constraint naming convention, shared column mixins, and
+reading PostgreSQL's error codes."""
 
 from __future__ import annotations
 
@@ -45,3 +46,14 @@ class MetadataMixin:
     metadata_: Mapped[dict[str, str]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default="{}"
     )
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of an asyncpg error, raw or wrapped by SQLAlchemy."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from mboa.kit.db import sqlstate
 from mboa.kit.repository import RepositoryBase
 from mboa.ledger.accounts import AccountKey, AccountKind
 from mboa.ledger.exceptions import LedgerBusy
@@ -41,17 +42,6 @@ TRANSFER_SQL = (
 OPEN_SQL = "SELECT mboa_ledger_open_accounts($1, $2, $3, $4, $5, $6, $7, $8)"
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 _POSITIONAL = re.compile(r"\$(\d+)")
-
-
-def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE of an asyncpg error, raw or wrapped by SQLAlchemy."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        state = getattr(seen, "sqlstate", None)
-        if isinstance(state, str):
-            return state
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return None
 
 
 class Executor(Protocol):
