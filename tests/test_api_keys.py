@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from mboa.config import Settings
 from tests.conftest import other_api
 from tests.helpers import Api, assert_error, bearer
@@ -102,6 +104,18 @@ class TestExpiry:
         response = await api.http.post(
             f"/v1/merchants/{account.merchant_id}/api_keys",
             json={"expires_at": int(time.time()) - 10},
+            headers=account.user_headers,
+        )
+        assert_error(response, 400, param="expires_at")
+
+    @pytest.mark.parametrize("expires_at", [-1, 10**15])
+    async def test_expiry_outside_representable_time_is_400(
+        self, api: Api, expires_at: int
+    ) -> None:
+        account = await api.signup()
+        response = await api.http.post(
+            f"/v1/merchants/{account.merchant_id}/api_keys",
+            json={"expires_at": expires_at},
             headers=account.user_headers,
         )
         assert_error(response, 400, param="expires_at")

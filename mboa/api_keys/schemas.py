@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from mboa.kit.schemas import InputSchema, Schema, UnixTimestamp
+from mboa.kit.time import MAX_UNIX_TIME
 from mboa.models import ApiKeyType
 
 MAX_ROLL_OVERLAP_SECONDS = 7 * 86_400
@@ -43,7 +44,7 @@ class ApiKeyCreate(InputSchema):
         default=None, description="Restricted keys only, e.g. ['customers:read']."
     )
     expires_at: int | None = Field(
-        default=None, description="Unix time after which it stops working."
+        default=None, ge=0, le=MAX_UNIX_TIME, description="Unix time after which it stops working."
     )
 
 

@@ -15,7 +15,7 @@ from mboa.auth.subject import AuthSubject
 from mboa.kit.openapi import error_responses, list_response
 from mboa.kit.pagination import ListParams, list_params
 from mboa.kit.schemas import ListObject
-from mboa.kit.time import from_unix
+from mboa.kit.time import MAX_UNIX_TIME, from_unix
 from mboa.ledger.schemas import Balance, BalanceTransaction
 from mboa.ledger.service import ledger
 from mboa.routing import ApiRoute, SessionDep
@@ -44,8 +44,8 @@ async def list_balance_transactions(
     params: Annotated[ListParams, Depends(list_params)],
     type: Annotated[str | None, Query(max_length=30, description="e.g. payment, payout")] = None,
     source: Annotated[str | None, Query(max_length=64, description="e.g. pi_…")] = None,
-    created_gte: Annotated[int | None, Query(alias="created[gte]", ge=0)] = None,
-    created_lt: Annotated[int | None, Query(alias="created[lt]", ge=0)] = None,
+    created_gte: Annotated[int | None, Query(alias="created[gte]", ge=0, le=MAX_UNIX_TIME)] = None,
+    created_lt: Annotated[int | None, Query(alias="created[lt]", ge=0, le=MAX_UNIX_TIME)] = None,
 ) -> ListObject[BalanceTransaction]:
     """Balance transactions, newest first, filtered by type, source and creation time."""
     rows, has_more = await ledger.list_balance_transactions(

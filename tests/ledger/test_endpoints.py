@@ -55,6 +55,16 @@ class TestBalance:
     async def test_requires_a_key(self, api: Api, ledger_db: Database) -> None:
         assert_error(await api.http.get("/v1/balance"), 401)
 
+    async def test_creation_filter_beyond_representable_time_is_400(
+        self, api: Api, ledger_db: Database
+    ) -> None:
+        account = await api.signup()
+        for param, value in (("created[gte]", 13691155051651), ("created[lt]", -1)):
+            response = await api.http.get(
+                "/v1/balance_transactions", params={param: value}, headers=account.key_headers
+            )
+            assert_error(response, 400, param=param)
+
 
 class TestBalanceTransactions:
     async def test_list_retrieve_and_filters(self, api: Api, ledger_db: Database) -> None:
