@@ -25,6 +25,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
+import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -36,6 +37,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, SessionTransaction
 
 from mboa.config import Settings
+
+log = structlog.get_logger("mboa.postgres")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -168,13 +171,13 @@ async def set_merchant_only(session: AsyncSession, merchant_id: str) -> None:
 
 
 # Merchant ids are ours (`acct_` and a ULID); anything else never reaches a statement's text.
-_INLINE_SAFE_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_INLINE_SAFE_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 def _begin_tenant_reads(tenant: TenantContext) -> str:
     """BEGIN and the tenant settings in one round trip. The simple-query protocol that allows two
     statements in one message takes no parameters, so the merchant id is inlined, checked first."""
-    if not _INLINE_SAFE_ID.match(tenant.merchant_id):
+    if not _INLINE_SAFE_ID.fullmatch(tenant.merchant_id):
         raise ValueError(f"not a merchant id: {tenant.merchant_id!r}")
     livemode = "true" if tenant.livemode else "false"
     return (
@@ -222,6 +225,14 @@ class ReadPool:
                 )
         return self._pool
 
+    async def release(self, connection: asyncpg.Connection) -> None:
+        """Back to the pool it came from; after `close()`, the connection is simply dropped."""
+        pool = self._pool
+        if pool is not None:
+            await pool.release(connection)
+        elif not connection.is_closed():
+            connection.terminate()
+
     def size(self) -> int:
         return int(self._pool.get_size()) if self._pool is not None else 0
 
@@ -231,9 +242,10 @@ class ReadPool:
         return int(self._pool.get_size() - self._pool.get_idle_size())
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        async with self._lock:
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                await pool.close()
 
 
 @dataclasses.dataclass
@@ -271,13 +283,16 @@ class Database:
         return connection
 
     async def close_tenant_reads(self, connection: asyncpg.Connection) -> None:
-        pool = await self.reads.pool()
         try:
             if not connection.is_closed() and connection.is_in_transaction():
                 # Read-only: COMMIT and ROLLBACK end it alike (an aborted one rolls back).
                 await connection.execute("COMMIT")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            # The response is already decided and nothing was written; asyncpg rolls back or
+            # drops the connection on release.
+            log.warning("read_transaction_end_failed", exc_info=True)
         finally:
-            await pool.release(connection)
+            await self.reads.release(connection)
 
     @asynccontextmanager
     async def tenant_reads(self, tenant: TenantContext) -> AsyncIterator[asyncpg.Connection]:

@@ -4,9 +4,12 @@ Fixed windows, one Redis round trip (INCR with expiry) per request: measured on 
 sliding-window counter cost about a third of an authenticated GET's CPU for the same purpose
 (docs/benchmarks.md). A window starts at its first hit, so bursts are bounded by the limit.
 
-Limits protect the platform; they are not what money depends on. When Redis is slow or down, a
-request is served without its limit (a warning and `mboa_rate_limit_unavailable_total`) rather
-than failing a payment.
+Limits protect the platform; they are not what money depends on. When Redis is slow or
+unreachable, an API-key request or an operator callback is served without its limit (a warning
+and `mboa_rate_limit_unavailable_total`) rather than failing a payment. Sign-up, login and token
+refresh fail closed instead (503): there the limit is what stops password guessing. Any other
+Redis error (wrong password, a read-only replica, out of memory) is not an outage to ride
+through: it fails the request, and `/readyz` reports it.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import structlog
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
-from limits.errors import StorageError
 from prometheus_client import Counter
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mboa.config import RateLimitSettings
-from mboa.exceptions import TooManyRequests
+from mboa.exceptions import ServiceUnavailable, TooManyRequests
 
 log = structlog.get_logger("mboa.ratelimit")
 LIMITER_UNAVAILABLE = Counter(
@@ -53,7 +57,7 @@ class RateLimiter:
         self.callback_item = RateLimitItemPerMinute(settings.callback_per_minute)
         self.timeout = settings.redis_timeout_ms / 1000
 
-    async def _hit(self, item: RateLimitItem, identity: str) -> None:
+    async def _hit(self, item: RateLimitItem, identity: str, *, fail_open: bool = True) -> None:
         if not self.settings.enabled:
             return
         try:
@@ -61,10 +65,17 @@ class RateLimiter:
                 if await self.strategy.hit(item, identity):
                     return
                 stats = await self.strategy.get_window_stats(item, identity)
-        except (TimeoutError, StorageError, RedisError, OSError) as exc:
+        except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
+            if isinstance(exc, AuthenticationError):  # configuration, not an outage
+                raise
             LIMITER_UNAVAILABLE.inc()
-            log.warning("rate_limit_unavailable", error=type(exc).__name__)
-            return
+            log.warning("rate_limit_unavailable", error=type(exc).__name__, fail_open=fail_open)
+            if fail_open:
+                return
+            raise ServiceUnavailable(
+                "This is briefly unavailable. Retry in a few seconds.",
+                headers={"Retry-After": "5"},
+            ) from exc
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise TooManyRequests(
             "Too many requests hit the API too quickly. Retry with exponential backoff.",
@@ -75,8 +86,9 @@ class RateLimiter:
         await self._hit(self.live_item if livemode else self.test_item, identity)
 
     async def hit_anonymous(self, client: str, action: str) -> None:
-        """Sign-up, login and token refresh: limited per client address and action."""
-        await self._hit(self.anonymous_item, f"{action}:{client}")
+        """Sign-up, login and token refresh: limited per client address and action. Fails
+        closed: without its limit, login would allow unlimited password guesses."""
+        await self._hit(self.anonymous_item, f"{action}:{client}", fail_open=False)
 
     async def hit_callback(self, client: str) -> None:
         """Inbound operator callbacks, per sending address."""

@@ -70,12 +70,14 @@ class ApiRoute(APIRoute):
             try:
                 return await in_transaction(request)
             finally:
-                reads = request.state.reads
-                if reads is not None:
-                    await get_state(request).db.close_tenant_reads(reads)
-                session = request.state.session
-                if session is not None:
-                    await session.close()
+                try:
+                    reads = request.state.reads
+                    if reads is not None:
+                        await get_state(request).db.close_tenant_reads(reads)
+                finally:
+                    session = request.state.session
+                    if session is not None:
+                        await session.close()
 
         async def in_transaction(request: Request) -> Response:
             state = get_state(request)

@@ -48,6 +48,23 @@ class TestReplay:
         assert good.status_code == 200
         assert "idempotent-replayed" not in good.headers
 
+    async def test_team_routes_replay_too(self, api: Api) -> None:
+        # Team routes scope their transaction to the merchant alone; the key is stored all the
+        # same, so a retry replays instead of answering 409 until the lock goes stale.
+        owner = await api.signup()
+        member = await api.signup()
+        request = {
+            "url": f"/v1/merchants/{owner.merchant_id}/members",
+            "json": {"email": member.email, "role": "developer"},
+            "headers": {**owner.user_headers, "Idempotency-Key": "invite-1"},
+        }
+        first = await api.http.post(**request)
+        assert first.status_code == 200, first.text
+        again = await api.http.post(**request)
+        assert again.status_code == 200, again.text
+        assert again.headers.get("idempotent-replayed") == "true"
+        assert again.json() == first.json()
+
 
 class TestConflict:
     async def test_same_key_different_body(self, api: Api, owner_connection) -> None:  # type: ignore[no-untyped-def]

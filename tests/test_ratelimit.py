@@ -3,9 +3,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from prometheus_client import REGISTRY
 
 from mboa.config import RateLimitSettings, Settings
+from mboa.exceptions import ServiceUnavailable
 from mboa.ratelimit import RateLimiter
 from tests.conftest import free_port, other_api
 from tests.helpers import Api, assert_error, bearer
@@ -66,7 +68,7 @@ def _unavailable_count() -> float:
     return REGISTRY.get_sample_value("mboa_rate_limit_unavailable_total") or 0.0
 
 
-async def test_a_hanging_or_absent_limiter_store_serves_the_request_unlimited() -> None:
+async def test_a_hanging_or_absent_limiter_store_fails_open_except_for_login() -> None:
     settings = RateLimitSettings(test_per_second=1, redis_timeout_ms=200)
     server, port = await _silent_server()
     closed_port = free_port()
@@ -78,8 +80,12 @@ async def test_a_hanging_or_absent_limiter_store_serves_the_request_unlimited() 
             # Over the limit of 1/s, yet served: without Redis there is no decision to enforce.
             for _ in range(3):
                 await limiter.hit_key("key_hanging", livemode=False)
-            assert time.monotonic() - started < 3 * 0.2 + 1.0
-            assert _unavailable_count() == before + 3
+            await limiter.hit_callback("10.0.0.1")
+            # Login and sign-up fail closed: their limit is what stops password guessing.
+            with pytest.raises(ServiceUnavailable):
+                await limiter.hit_anonymous("10.0.0.1", "login")
+            assert time.monotonic() - started < 5 * 0.2 + 1.0
+            assert _unavailable_count() == before + 5
             await limiter.close()
     finally:
         server.close()

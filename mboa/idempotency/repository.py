@@ -71,8 +71,9 @@ class IdempotencyKeyRepository(RepositoryBase[IdempotencyKey]):
         body: bytes,
         headers: dict[str, Any],
         now: dt.datetime,
-    ) -> None:
-        await self.session.execute(
+    ) -> int:
+        """Rows updated: 1, or 0 if row-level security or pruning hid the key."""
+        result = await self.session.execute(
             update(IdempotencyKey)
             .where(
                 IdempotencyKey.merchant_id == merchant_id,
@@ -87,6 +88,7 @@ class IdempotencyKeyRepository(RepositoryBase[IdempotencyKey]):
                 locked_at=None,
             )
         )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def release(self, *, merchant_id: str, livemode: bool, key: str) -> None:
         await self.session.execute(

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mboa.exceptions import BadRequest, IdempotencyError, IdempotencyInProgress
@@ -24,6 +25,7 @@ from mboa.kit.time import utc_now
 from mboa.postgres import TenantContext, set_tenant
 
 MAX_KEY_LENGTH = 255
+log = structlog.get_logger("mboa.idempotency")
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -125,8 +127,14 @@ async def claim(
 
 
 async def complete(session: AsyncSession, claim_: Claim, response: StoredResponse) -> None:
-    """Store the response inside the request's own transaction (the caller commits)."""
-    await IdempotencyKeyRepository.from_session(session).complete(
+    """Store the response inside the request's own transaction (the caller commits).
+
+    The key belongs to the claim's merchant and mode; a team route may have scoped the
+    transaction to the merchant alone, where row-level security hides mode-scoped rows, so the
+    transaction is scoped to the claim's tenant first (the endpoint's writes are already flushed).
+    """
+    await set_tenant(session, claim_.tenant)
+    updated = await IdempotencyKeyRepository.from_session(session).complete(
         merchant_id=claim_.tenant.merchant_id,
         livemode=claim_.tenant.livemode,
         key=claim_.key,
@@ -135,6 +143,9 @@ async def complete(session: AsyncSession, claim_: Claim, response: StoredRespons
         headers=response.headers,
         now=utc_now(),
     )
+    if updated != 1:
+        # Never silent: a claim left locked would answer 409 to every retry, then run again.
+        log.error("idempotency_complete_missed", key=claim_.key, updated=updated)
 
 
 async def complete_alone(
@@ -142,7 +153,6 @@ async def complete_alone(
 ) -> None:
     """Store an error response after the request's transaction rolled back."""
     async with sessions() as session, session.begin():
-        await set_tenant(session, claim_.tenant)
         await complete(session, claim_, response)
 
 
