@@ -168,6 +168,8 @@ async def scope_session(session: AsyncSession, tenant: TenantContext) -> None:
 async def set_merchant_only(session: AsyncSession, merchant_id: str) -> None:
     """Scope to a merchant's account-level rows (merchant, team); mode-scoped rows stay hidden."""
     await session.execute(_SET_MERCHANT, {"merchant_id": merchant_id})
+    # No longer scoped to a merchant *and mode*: later transactions must not be re-scoped to one.
+    session.info.pop("tenant", None)
 
 
 # Merchant ids are ours (`acct_` and a ULID); anything else never reaches a statement's text.

@@ -132,8 +132,10 @@ async def complete(session: AsyncSession, claim_: Claim, response: StoredRespons
     The key belongs to the claim's merchant and mode; a team route may have scoped the
     transaction to the merchant alone, where row-level security hides mode-scoped rows, so the
     transaction is scoped to the claim's tenant first (the endpoint's writes are already flushed).
+    An API-key route's session already is, and skips that round trip.
     """
-    await set_tenant(session, claim_.tenant)
+    if session.info.get("tenant") != claim_.tenant:
+        await set_tenant(session, claim_.tenant)
     updated = await IdempotencyKeyRepository.from_session(session).complete(
         merchant_id=claim_.tenant.merchant_id,
         livemode=claim_.tenant.livemode,

@@ -282,7 +282,13 @@ _OUTCOMES: dict[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
 """Value → member without `Outcome(value)`'s enum machinery (one per posting of a batch)."""
 
 
+def parse_transfer_rows(rows: Sequence[Sequence[Any]]) -> list[PostingResult]:
+    """Rows of `mboa_ledger_transfer`: (status, transaction id)."""
+    return [PostingResult(_OUTCOMES[row[0]], str(row[1])) for row in rows]
+
+
 def parse_results(rows: Sequence[Sequence[Any]], count: int) -> list[PostingResult]:
+    """Rows of `mboa_ledger_apply`: (item, status, transaction id)."""
     results = [PostingResult(_OUTCOMES[row[1]], str(row[2])) for row in rows]
     assert len(results) == count, "mboa_ledger_apply returned a result per item"
     return results

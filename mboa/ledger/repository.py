@@ -27,6 +27,7 @@ from mboa.ledger.posting import (
     build_batch,
     is_simple,
     parse_results,
+    parse_transfer_rows,
     transfer_args,
 )
 from mboa.models import LedgerAccount, LedgerEntry, LedgerFeePlan, LedgerTransaction
@@ -140,10 +141,9 @@ async def apply(executor: Executor, postings: Sequence[Posting]) -> list[Posting
         args, accounts, sql = batch.args, batch.accounts, APPLY_SQL
     for _ in range(10):
         rows = await executor.fetch(sql, args)
-        if sql is TRANSFER_SQL:
-            results = [PostingResult(Outcome(row[0]), str(row[1])) for row in rows]
-        else:
-            results = parse_results(rows, len(postings))
+        results = (
+            parse_transfer_rows(rows) if sql is TRANSFER_SQL else parse_results(rows, len(postings))
+        )
         if results[0].outcome is Outcome.unknown_account:
             await open_accounts(executor, accounts.values())
         elif results[0].outcome is not Outcome.retry:
