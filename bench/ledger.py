@@ -251,10 +251,12 @@ def raw_transfer_args(debit: int, credit: int) -> list[Any]:
     global _raw_counter
     _raw_counter += 1
     txn = f"txn_RAW{os.getpid():08d}{_raw_counter:016d}"
-    accounts, legs = ([debit, credit], [1, 2]) if debit < credit else ([credit, debit], [2, 1])
+    accounts, amounts = (
+        ([debit, credit], [-100, 100]) if debit < credit else ([credit, debit], [100, -100])
+    )
     return [
         accounts, txn, txn, b"\0" * 16, "transfer", None, None, False, "XAF", "posted",
-        None, None, None, None, None, None, None, None, legs, [0, 0], [-100, 100],
+        None, None, None, None, None, None, [0, 0], amounts,
     ]  # fmt: skip
 
 
@@ -283,8 +285,7 @@ PGBENCH_L1 = """\\set a random(0, {last})
 SELECT o_status FROM mboa_ledger_transfer(ARRAY[:lo, :hi]::bigint[], \
  'txn_PGB' || md5(random()::text), gen_random_uuid()::text, \
  '\\x00000000000000000000000000000000'::bytea, 'transfer', NULL, NULL, false, 'XAF', 'posted', \
- NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ARRAY[1, 2], ARRAY[0, 0]::smallint[], \
- ARRAY[-100, 100]::bigint[]);
+ NULL, NULL, NULL, NULL, NULL, NULL, ARRAY[0, 0]::smallint[], ARRAY[-100, 100]::bigint[]);
 """
 
 

@@ -261,19 +261,23 @@ def is_simple(posting: Posting) -> bool:
     )
 
 
-def transfer_args(posting: Posting, shard_hint: int) -> tuple[list[Any], dict[int, AccountKey]]:
-    """Arguments of `mboa_ledger_transfer` (one simple posting), built without the batch lists."""
-    legs = _ordered_legs(posting.legs, shard_hint % HOT_SHARDS)
+def transfer_args(
+    posting: Posting, shard_hint: int
+) -> tuple[list[Any], dict[int, AccountKey]] | None:
+    """Arguments of `mboa_ledger_transfer` (one simple posting), built without the batch lists:
+    legs aligned with the accounts in id order. None if an account has more than one leg (a
+    hold and a posted amount), which only the general function can write."""
+    legs = sorted(_ordered_legs(posting.legs, shard_hint % HOT_SHARDS), key=lambda leg: leg[0])
     accounts = {account: key for account, key, _, _ in legs}
-    ids = sorted(accounts)
-    e_acct = [ids.index(account) + 1 for account, _, _, _ in legs]
+    if len(accounts) != len(legs):
+        return None
     args = [
-        ids, posting.id, posting.idempotency_key, posting.fingerprint(), str(posting.type),
-        posting.source, posting.merchant_id, posting.livemode, posting.currency,
-        str(posting.phase), posting.expires_at, posting.bt_type, posting.amount, posting.fee,
-        posting.net, posting.available_on, posting.description,
+        list(accounts), posting.id, posting.idempotency_key, posting.fingerprint(),
+        str(posting.type), posting.source, posting.merchant_id, posting.livemode,
+        posting.currency, str(posting.phase), posting.bt_type, posting.amount, posting.fee,
+        posting.net, posting.description,
         orjson.dumps(posting.metadata).decode() if posting.metadata else None,
-        e_acct, [kind for _, _, kind, _ in legs], [amount for _, _, _, amount in legs],
+        [kind for _, _, kind, _ in legs], [amount for _, _, _, amount in legs],
     ]  # fmt: skip
     return args, accounts
 

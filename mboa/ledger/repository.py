@@ -38,7 +38,7 @@ APPLY_SQL = (
 )
 TRANSFER_SQL = (
     "SELECT o_status, o_transaction_id FROM mboa_ledger_transfer($1, $2, $3, $4, $5, $6, $7,"
-    " $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+    " $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 )
 OPEN_SQL = "SELECT mboa_ledger_open_accounts($1, $2, $3, $4, $5, $6, $7, $8)"
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
@@ -133,9 +133,13 @@ async def apply(executor: Executor, postings: Sequence[Posting]) -> list[Posting
     if not postings:
         return []
     shard_hint = await executor.shard_hint()
-    if len(postings) == 1 and is_simple(postings[0]):
-        args, accounts = transfer_args(postings[0], shard_hint)
-        sql = TRANSFER_SQL
+    transfer = (
+        transfer_args(postings[0], shard_hint)
+        if len(postings) == 1 and is_simple(postings[0])
+        else None
+    )
+    if transfer is not None:
+        (args, accounts), sql = transfer, TRANSFER_SQL
     else:
         batch = build_batch(postings, shard_hint)
         args, accounts, sql = batch.args, batch.accounts, APPLY_SQL

@@ -136,6 +136,32 @@ class TestBalances:
                 "UPDATE ledger_accounts SET balance = -1 WHERE id = $1", int(seeded["available"])
             )
 
+    @pytest.mark.parametrize("statement", [
+        # Enumerations are domains (checked when a value is assigned), the rest CHECKs.
+        "INSERT INTO ledger_accounts (id, livemode, currency, kind) VALUES (7, false, 'XAF', 'jar')",
+        "UPDATE ledger_accounts SET kind = 'jar'",
+        "UPDATE ledger_accounts SET pending_debits = -1",
+        "INSERT INTO ledger_transactions (id, idempotency_key, fingerprint, type, livemode,"
+        " currency, phase, created_at) VALUES ('txn_x', 'k', '\\x00', 'fee', false, 'XAF',"
+        " 'done', now())",
+        "INSERT INTO ledger_transactions (id, idempotency_key, fingerprint, type, livemode,"
+        " currency, phase, link, created_at) VALUES ('txn_x', 'k', '\\x00', 'fee', false, 'XAF',"
+        " 'post', 'resolve', now())",
+        "INSERT INTO ledger_transactions (id, idempotency_key, fingerprint, type, livemode,"
+        " currency, phase, parent_id, link, created_at) VALUES ('txn_x', 'k', '\\x00', 'fee',"
+        " false, 'XAF', 'posted', 'txn_y', 'resolve', now())",
+        "INSERT INTO ledger_transactions (id, idempotency_key, fingerprint, type, livemode,"
+        " currency, phase, amount, fee, net, created_at) VALUES ('txn_x', 'k', '\\x00', 'fee',"
+        " false, 'XAF', 'posted', 100, 2, 99, now())",
+        "INSERT INTO ledger_entries VALUES (1, 1, 'txn_x', 3, 5, 5, 0, 0, now())",
+        "INSERT INTO ledger_entries VALUES (1, 0, 'txn_x', 0, 5, 5, 0, 0, now())",
+    ])  # fmt: skip
+    async def test_row_checks_refuse_malformed_rows(
+        self, seeded: dict[str, str], owner: asyncpg.Connection, statement: str
+    ) -> None:
+        with pytest.raises(asyncpg.CheckViolationError):
+            await owner.execute(statement)
+
     async def test_unbalanced_transaction(
         self, seeded: dict[str, str], db: Database, settings: Settings, owner: asyncpg.Connection
     ) -> None:

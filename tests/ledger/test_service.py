@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import text
+
 from mboa.config import Settings
 from mboa.kit.time import utc_now
 from mboa.ledger.accounts import AccountKind, merchant_account, platform_account
 from mboa.ledger.fees import fee_plan
-from mboa.ledger.posting import Leg, Outcome, SourceType
+from mboa.ledger.posting import EntryKind, Leg, Outcome, Posting, SourceType, transfer_args
 from mboa.ledger.repository import LedgerRepository
 from mboa.ledger.service import ledger
 from mboa.postgres import Database
@@ -243,3 +245,61 @@ class TestFeePlans:
             assert (row.amount, row.fee, row.net) == (1_001, 40, 961)
             # Settlement delay 0: due at once.
             assert await ledger.settle_due(session) == 1
+
+
+class TestOneStatementTransfer:
+    """`mboa_ledger_transfer`, the path a single plain transfer takes."""
+
+    async def test_legs_in_any_order_lock_and_write_by_account(
+        self, ledger_db: Database, settings: Settings
+    ) -> None:
+        available = merchant_account(M, False, "XAF", AccountKind.available)
+        suspense = platform_account(AccountKind.suspense, False, "XAF")
+        async with ledger_db.platform_transaction() as session:
+            funded = await ledger.transfer(
+                session, idempotency_key="fund", legs=[Leg(available, 700), Leg(suspense, -700)],
+                type=SourceType.adjustment, currency="XAF", livemode=False,
+            )  # fmt: skip
+            # Called directly, with the accounts in descending order and the legs aligned with
+            # them: the function does not depend on the caller sorting the accounts.
+            legs = sorted([(available.id, -200), (suspense.id, 200)], reverse=True)
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT o_status, o_transaction_id FROM mboa_ledger_transfer("
+                        " :accounts, 'txn_direct', 'direct', '\\x00'::bytea, 'adjustment', NULL,"
+                        " NULL, false, 'XAF', 'posted', NULL, NULL, NULL, NULL, NULL, NULL,"
+                        " ARRAY[0, 0]::smallint[], :amounts)"
+                    ),
+                    {"accounts": [a for a, _ in legs], "amounts": [amount for _, amount in legs]},
+                )
+            ).one()
+            assert tuple(row) == ("created", "txn_direct")
+            assert (await ledger.balance(session, available)).balance == 500
+            assert (await ledger.balance(session, suspense)).balance == -500
+            entries = await LedgerRepository.from_session(session).transaction_entries("txn_direct")
+            assert {(entry.account, entry.amount) for entry in entries} == {
+                (available, -200),
+                (suspense, 200),
+            }
+        assert funded.outcome is Outcome.created
+        await assert_verified(ledger_db, settings)
+
+    async def test_a_hold_and_a_posted_leg_on_one_account_take_the_general_path(
+        self, ledger_db: Database
+    ) -> None:
+        available = merchant_account(M, False, "XAF", AccountKind.available)
+        suspense = platform_account(AccountKind.suspense, False, "XAF")
+        posting = Posting(
+            idempotency_key="mixed", type=SourceType.adjustment, currency="XAF", livemode=False,
+            legs=[
+                Leg(suspense, -100), Leg(available, 100),
+                Leg(suspense, -50, EntryKind.hold), Leg(available, 50, EntryKind.hold),
+            ],
+        )  # fmt: skip
+        assert transfer_args(posting, 0) is None
+        async with ledger_db.platform_transaction() as session:
+            [result] = await ledger.post(session, [posting])
+            # A posted transaction holds nothing: the general function refuses it as a whole.
+            assert result.outcome is Outcome.invalid
+            assert (await ledger.balance(session, available)).balance == 0
