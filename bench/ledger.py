@@ -1,6 +1,7 @@
 """Ledger throughput benchmark (`make bench-ledger`), docs/benchmarks.md "Ledger".
 
-Scenarios, each run for MBOA_BENCH_SECONDS (default 20) after a warm-up:
+Scenarios, each measured for MBOA_BENCH_SECONDS (default 20) after a warm-up, in MBOA_BENCH_SLICES
+(default 4) slices taken in turn with its raw counterpart (service, raw, service, raw, …):
   L1  one transfer per database transaction, uniform random accounts
   L2  every transfer touches one hot account (fee revenue: 32 shards, picked per connection)
   L3  batched ingestion: MBOA_BENCH_BATCH (default 1000) transfers per call, one result per item
@@ -59,6 +60,8 @@ from mboa.runtime import migrate  # noqa: E402
 
 SECONDS = float(os.environ.get("MBOA_BENCH_SECONDS", "20"))
 WARMUP = float(os.environ.get("MBOA_BENCH_WARMUP", str(min(5.0, SECONDS / 4))))
+SLICES = int(os.environ.get("MBOA_BENCH_SLICES", "4"))
+SLICE_WARMUP = 1.0
 CONNECTIONS = int(os.environ.get("MBOA_BENCH_CONNECTIONS", "16"))
 BATCH = int(os.environ.get("MBOA_BENCH_BATCH", "1000"))
 BATCH_CONNECTIONS = int(os.environ.get("MBOA_BENCH_BATCH_CONNECTIONS", "2"))
@@ -99,40 +102,74 @@ class Counter:
     def __init__(self) -> None:
         self.done = 0
         self.refused = 0
-        self.measuring = False
 
 
-async def run_for(
-    name: str,
-    workers: int,
-    connect: Callable[[], Awaitable[asyncpg.Connection]],
-    step: Callable[[asyncpg.Connection, Counter], Awaitable[None]],
-    *,
-    seconds: float | None = None,
-) -> float:
-    """Run `step` in a loop on `workers` connections: warm-up, then measure SECONDS."""
-    counter = Counter()
-    stop = False
-    connections = [await connect() for _ in range(workers)]
+Step = Callable[[asyncpg.Connection, Counter], Awaitable[None]]
 
-    async def worker(connection: asyncpg.Connection) -> None:
-        while not stop:
-            await step(connection, counter)
 
-    tasks = [asyncio.create_task(worker(c)) for c in connections]
-    await asyncio.sleep(WARMUP)
-    start_count, start = counter.done, time.perf_counter()
-    await asyncio.sleep(SECONDS if seconds is None else seconds)
-    done, elapsed = counter.done - start_count, time.perf_counter() - start
-    stop = True
-    await asyncio.gather(*tasks)
-    for connection in connections:
-        await connection.close()
-    tps = done / elapsed
-    log(f"{name:<22} {tps:>10,.0f} transfers/s  ({done:,} in {elapsed:.1f} s, {workers} conn)")
-    if counter.refused:
-        raise SystemExit(f"{name}: {counter.refused} transfers were refused")
-    return tps
+class Scenario:
+    """One scenario, measured in slices: its connections stay open between slices."""
+
+    def __init__(self, name: str, workers: int, step: Step) -> None:
+        self.name, self.workers, self.step = name, workers, step
+        self.counter = Counter()
+        self.connections: list[asyncpg.Connection] = []
+        self.done = 0
+        self.elapsed = 0.0
+
+    async def open(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+        self.connections = [await connect() for _ in range(self.workers)]
+
+    async def close(self) -> None:
+        for connection in self.connections:
+            await connection.close()
+        if self.counter.refused:
+            raise SystemExit(f"{self.name}: {self.counter.refused} transfers were refused")
+
+    async def slice(self, warmup: float, seconds: float) -> None:
+        """Run every connection for `warmup`, then count what completes in `seconds`."""
+        stop = False
+
+        async def worker(connection: asyncpg.Connection) -> None:
+            while not stop:
+                await self.step(connection, self.counter)
+
+        tasks = [asyncio.create_task(worker(c)) for c in self.connections]
+        await asyncio.sleep(warmup)
+        start_count, start = self.counter.done, time.perf_counter()
+        await asyncio.sleep(seconds)
+        self.done += self.counter.done - start_count
+        self.elapsed += time.perf_counter() - start
+        stop = True
+        await asyncio.gather(*tasks)
+
+    @property
+    def tps(self) -> float:
+        return self.done / self.elapsed
+
+
+async def run_interleaved(
+    connect: Callable[[], Awaitable[asyncpg.Connection]], *scenarios: Scenario
+) -> list[float]:
+    """Measure each scenario for SECONDS in all, in SLICES slices taken in turn (A B A B …).
+
+    The host is shared: a burst of someone else's load lasting tens of seconds would land on one
+    scenario of a pair if each ran in one block, and skew the ratio between them. In turns, it
+    lands on both alike. Each scenario gets the full warm-up before its first slice, and
+    SLICE_WARMUP before each later one (its connections and prepared statements stay open).
+    """
+    for scenario in scenarios:
+        await scenario.open(connect)
+    for turn in range(SLICES):
+        for scenario in scenarios:
+            await scenario.slice(WARMUP if turn == 0 else SLICE_WARMUP, SECONDS / SLICES)
+    for scenario in scenarios:
+        await scenario.close()
+        log(
+            f"{scenario.name:<22} {scenario.tps:>10,.0f} transfers/s  ({scenario.done:,} in"
+            f" {scenario.elapsed:.1f} s, {SLICES} slices, {scenario.workers} conn)"
+        )
+    return [scenario.tps for scenario in scenarios]
 
 
 def general(i: int) -> AccountKey:
@@ -289,29 +326,44 @@ SELECT o_status FROM mboa_ledger_transfer(ARRAY[:lo, :hi]::bigint[], \
 """
 
 
-def pgbench(platform_url: str, clients: int) -> float:
-    """pgbench running the same L1 transfer through the same function (the SQL limit)."""
-    script = PGBENCH_L1.format(last=ACCOUNTS - 1, last_but_one=ACCOUNTS - 2, base=RAW_ID_BASE)
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
-        handle.write(script)
-    os.chmod(handle.name, 0o644)
-    try:
+class Pgbench(Scenario):
+    """pgbench running the same L1 transfer through the same function (the SQL limit), in
+    slices like the others: each slice is one pgbench run over fresh connections."""
+
+    def __init__(self, url: str, clients: int) -> None:
+        super().__init__("raw_l1 (pgbench)", clients, raw_l1_step)
+        self.url = url
+        script = PGBENCH_L1.format(last=ACCOUNTS - 1, last_but_one=ACCOUNTS - 2, base=RAW_ID_BASE)
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+            handle.write(script)
+        os.chmod(handle.name, 0o644)  # pgbench may run as the server's user
+        self.script = handle.name
+
+    async def open(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+        pass
+
+    async def close(self) -> None:
+        os.unlink(self.script)
+
+    async def slice(self, warmup: float, seconds: float) -> None:
+        # pgbench counts from its first transaction: its warm-up is in the measured time.
+        duration = max(1, round(warmup + seconds))
         command = [
             str(pg_bin_dir() / "pgbench"), "--no-vacuum", "-n", "-M", "prepared",
-            "-c", str(clients), "-j", "2", "-T", str(int(SECONDS + WARMUP)),
-            "-f", handle.name, plain_url(platform_url),
+            "-c", str(self.workers), "-j", "2", "-T", str(duration), "-f", self.script,
+            plain_url(self.url),
         ]  # fmt: skip
-        completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    finally:
-        os.unlink(handle.name)
-    if completed.returncode != 0:
-        raise SystemExit(f"pgbench failed:\n{completed.stderr}")
-    for line in completed.stdout.splitlines():
-        if line.startswith("tps = "):
-            tps = float(line.split()[2])
-            log(f"{'raw_l1 (pgbench)':<22} {tps:>10,.0f} transfers/s  ({clients} clients)")
-            return tps
-    raise SystemExit(f"pgbench printed no tps:\n{completed.stdout}")
+        completed = await asyncio.to_thread(
+            subprocess.run, command, capture_output=True, text=True, check=False
+        )
+        if completed.returncode != 0:
+            raise SystemExit(f"pgbench failed:\n{completed.stderr}")
+        for line in completed.stdout.splitlines():
+            if line.startswith("tps = "):
+                self.done += round(float(line.split()[2]) * duration)
+                self.elapsed += duration
+                return
+        raise SystemExit(f"pgbench printed no tps:\n{completed.stdout}")
 
 
 async def prepare(owner_url: str, platform_url: str) -> None:
@@ -401,7 +453,10 @@ async def main_async(
     async def connect() -> asyncpg.Connection:
         return await asyncpg.connect(client_url, statement_cache_size=100)
 
-    log(f"scenarios: {SECONDS:.0f} s each after {WARMUP:.0f} s warm-up; machine {machine()}")
+    log(
+        f"scenarios: {SECONDS:.0f} s each after {WARMUP:.0f} s warm-up, in {SLICES} slices"
+        f" alternating with the raw client; machine {machine()}"
+    )
     results: dict[str, Any] = {}
     # A first pass over every account (not measured): after the CHECKPOINT above, the first
     # write to each page logs a full-page image, which would penalise whichever scenario ran first.
@@ -409,28 +464,34 @@ async def main_async(
     warm = await connect()
     try:
         written = await touch_every_account(warm)
-        # The warm-up updated every account: without this, autovacuum starts on ledger_accounts
-        # just as the first scenario does (seen in pg_stat_user_tables) and lands on it alone.
-        await warm.execute("VACUUM ANALYZE ledger_accounts")
+        # The warm-up updated every account and added 100 000 transactions: without this,
+        # autovacuum starts on the three journal tables just as the first scenario does (seen in
+        # pg_stat_user_tables: L1 service at 0.69 of raw in a run where it did).
+        await warm.execute("VACUUM ANALYZE ledger_accounts, ledger_transactions, ledger_entries")
     finally:
         await warm.close()
     log(
         f"warm-up: {written:,} transfers touched every account in {time.perf_counter() - started:.1f} s"
     )
-    results["l1_tps"] = await run_for("L1 service", CONNECTIONS, connect, l1_step)
-    results["raw_l1_asyncpg_tps"] = await run_for(
-        "L1 raw asyncpg", CONNECTIONS, connect, raw_l1_step
+    (
+        results["l1_tps"],
+        results["raw_l1_asyncpg_tps"],
+        results["raw_l1_tps"],
+    ) = await run_interleaved(
+        connect,
+        Scenario("L1 service", CONNECTIONS, l1_step),
+        Scenario("L1 raw asyncpg", CONNECTIONS, raw_l1_step),
+        Pgbench(client_url, CONNECTIONS),
     )
-    results["raw_l1_tps"] = await asyncio.to_thread(pgbench, client_url, CONNECTIONS)
-    results["l2_hot_tps"] = await run_for("L2 hot service", CONNECTIONS, connect, l2_step)
-    results["raw_l2_asyncpg_tps"] = await run_for(
-        "L2 hot raw asyncpg", CONNECTIONS, connect, raw_l2_step
+    results["l2_hot_tps"], results["raw_l2_asyncpg_tps"] = await run_interleaved(
+        connect,
+        Scenario("L2 hot service", CONNECTIONS, l2_step),
+        Scenario("L2 hot raw asyncpg", CONNECTIONS, raw_l2_step),
     )
-    results["l3_batch_tps"] = await run_for(
-        f"L3 batch {BATCH} service", BATCH_CONNECTIONS, connect, l3_step
-    )
-    results["raw_l3_asyncpg_tps"] = await run_for(
-        f"L3 batch {BATCH} raw", BATCH_CONNECTIONS, connect, raw_l3_step
+    results["l3_batch_tps"], results["raw_l3_asyncpg_tps"] = await run_interleaved(
+        connect,
+        Scenario(f"L3 batch {BATCH} service", BATCH_CONNECTIONS, l3_step),
+        Scenario(f"L3 batch {BATCH} raw", BATCH_CONNECTIONS, raw_l3_step),
     )
     # Each ratio is against bare asyncpg: the same client stack with none of our code, so it
     # measures what the ledger's service path costs. pgbench (a C client) is the SQL limit; the
