@@ -144,8 +144,9 @@ WITH chain AS MATERIALIZED (
 ), verdict AS MATERIALIZED (
   SELECT CASE
     WHEN count(c.account_id) = 0 AND cardinality(p_accounts) > 0 THEN 'unknown_account'
-    WHEN max(p.fingerprint) IS NOT NULL THEN
-      CASE WHEN max(p.fingerprint) = p_fp THEN 'replayed' ELSE 'conflict' END
+    -- (No max(bytea) before PostgreSQL 17: the fingerprint is compared inside the aggregate.)
+    WHEN count(p.id) > 0 THEN
+      CASE WHEN bool_or(p.fingerprint = p_fp) THEN 'replayed' ELSE 'conflict' END
     WHEN p_phase NOT IN ('posted', 'pending') OR count(c.account_id) < 2
       OR count(c.account_id) <> cardinality(e_amount)
       OR cardinality(e_kind) <> cardinality(e_amount) OR sum(c.amount) <> 0
