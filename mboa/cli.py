@@ -93,7 +93,11 @@ def worker() -> None:
     logging.configure(settings.log.level, json_output=settings.log.json_output)
     services = _services(settings)
     try:
-        asyncio.run(run_worker(settings, services.database_url, services.redis_url))
+        asyncio.run(
+            run_worker(
+                settings, services.database_url, services.redis_url, freeze_after_startup=True
+            )
+        )
     finally:
         services.stop()
 

@@ -10,6 +10,7 @@ import structlog
 from bullmq import Worker
 
 from mboa.config import Settings
+from mboa.kit.memory import freeze_startup_objects
 from mboa.postgres import Database, role_urls
 from mboa.worker._registry import REGISTRY, TaskContext
 from mboa.worker.relay import OutboxRelay
@@ -43,7 +44,12 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def run_worker(
-    settings: Settings, database_url: str, redis_url: str, *, stop: asyncio.Event | None = None
+    settings: Settings,
+    database_url: str,
+    redis_url: str,
+    *,
+    stop: asyncio.Event | None = None,
+    freeze_after_startup: bool = False,
 ) -> None:
     load_tasks()
     db = Database.connect(settings, database_url, process="worker")
@@ -67,6 +73,8 @@ async def run_worker(
     ]
     relay = OutboxRelay(settings, db, redis_url, platform_url)
     relay_task = asyncio.create_task(relay.run(stop))
+    if freeze_after_startup:
+        freeze_startup_objects()
     log.info("worker_started", queues=queues)
     try:
         await stop.wait()
