@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from mboa.kit.ids import new_id
-from mboa.ledger.accounts import HOT_SHARDS, AccountKey, account_id
+from mboa.ledger.accounts import HOT_SHARDS, AccountKey, account_id, logical_account_id
 
 TXN_PREFIX = "txn"
 
@@ -129,12 +129,7 @@ class Posting:
         """The content that decides replay vs conflict. Hot accounts count by their logical key
         (the shard is chosen per connection) and times are left out (a retry recomputes them)."""
         legs = sorted(
-            (
-                account_id(leg.account.with_shard(0) if leg.account.shard else leg.account),
-                int(leg.kind),
-                leg.amount,
-            )
-            for leg in self.legs
+            (logical_account_id(leg.account), int(leg.kind), leg.amount) for leg in self.legs
         )
         content = (
             self.type,
