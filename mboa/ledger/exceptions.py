@@ -9,7 +9,9 @@ class LedgerError(MboaError):
 
 
 class LedgerBusy(_ServiceUnavailable):
-    """A concurrent posting used the same idempotency key: retry (the retry is a replay)."""
+    """Retry the whole transaction: a concurrent posting used the same idempotency key (the
+    retry is a replay), or the caller's transaction made separate ledger calls that deadlocked
+    with another's (docs/ledger.md, "One global lock order")."""
 
     code = "ledger_busy"
 

@@ -13,6 +13,7 @@ import pytest
 
 from mboa.config import DatabaseSettings, Settings
 from mboa.ledger.accounts import AccountKey, AccountKind, merchant_account, platform_account
+from mboa.ledger.exceptions import LedgerBusy
 from mboa.ledger.posting import Leg, Outcome, PostingResult, SourceType
 from mboa.ledger.service import ledger
 from mboa.postgres import Database
@@ -148,4 +149,42 @@ async def test_same_key_from_every_worker(wide_db: Database, settings: Settings)
     assert {r.outcome for r in results} <= {Outcome.created, Outcome.replayed}
     assert len({r.transaction_id for r in results}) == 1
     assert await balance(wide_db, general("y")) == 10
+    await assert_verified(wide_db, settings)
+
+
+async def test_separate_calls_that_deadlock_surface_as_busy_and_roll_back_whole(
+    wide_db: Database, settings: Settings
+) -> None:
+    """The caveat of docs/ledger.md ("One global lock order"): the order holds per call, so two
+    transactions that each make two calls, on accounts in opposite orders, can deadlock.
+    PostgreSQL breaks the cycle; the victim gets `LedgerBusy` (retryable, HTTP 503) and its
+    transaction rolls back whole, the other commits, and the victim's retry succeeds."""
+    run = uuid.uuid4().hex[:8]
+    a, b = general(f"dl_a_{run}"), general(f"dl_b_{run}")
+    first_call_done = [asyncio.Event(), asyncio.Event()]
+
+    async def two_calls(me: int, first: AccountKey, second: AccountKey) -> None:
+        async with wide_db.platform_transaction() as session:
+            for step, account in enumerate((first, second)):
+                if step == 1:
+                    first_call_done[me].set()
+                    await first_call_done[1 - me].wait()
+                result = await ledger.transfer(
+                    session, idempotency_key=f"dl:{run}:{me}:{step}", type=SourceType.transfer,
+                    legs=[Leg(account, -1), Leg(general(f"dl_{me}_{step}_{run}"), 1)],
+                    currency="XAF", livemode=False,
+                )  # fmt: skip
+                assert result.outcome is Outcome.created
+
+    outcomes = await asyncio.gather(two_calls(0, a, b), two_calls(1, b, a), return_exceptions=True)
+    busy = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, LedgerBusy)]
+    assert len(busy) == 1, outcomes
+    [victim] = busy
+    assert outcomes[1 - victim] is None
+    # Nothing of the victim's first call survived.
+    assert await balance(wide_db, general(f"dl_{victim}_0_{run}")) == 0
+    first_call_done[1 - victim].set()
+    await two_calls(victim, *((a, b) if victim == 0 else (b, a)))
+    assert await balance(wide_db, a) == -2
+    assert await balance(wide_db, b) == -2
     await assert_verified(wide_db, settings)
