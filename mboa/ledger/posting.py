@@ -251,6 +251,7 @@ def is_simple(posting: Posting) -> bool:
     return (
         posting.phase in (Phase.posted, Phase.pending)
         and posting.parent_id is None
+        and posting.link is None
         and posting.expires_at is None
         and posting.available_on is None
     )

@@ -18,12 +18,15 @@ Profiling the one-transfer path (perf, PostgreSQL 18) showed two costs that are 
    the verdict instead of three sub-plans.
 
 Same rows, same checks, same lock order. Measured: docs/benchmarks.md.
+
+Rolling out: the new column types rewrite `ledger_accounts` and `ledger_transactions` once each
+(one ALTER TABLE per table) under an exclusive lock, so ledger writes wait for it: on a large
+ledger, run it in a maintenance window. `ledger_entries`, the largest table, is not touched (its
+CHECK was already small). The 21-argument `mboa_ledger_transfer` of revision 0002 stays, so the
+processes of the previous release keep posting during a rolling deploy; a later revision drops it.
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
 
@@ -56,10 +59,14 @@ def _in(values: Sequence[str]) -> str:
 
 
 DOMAINS = {
-    # name: (base type, allowed values, table, column)
-    "ledger_account_kind": ("varchar(30)", ACCOUNT_KINDS, "ledger_accounts", "kind"),
-    "ledger_phase": ("varchar(10)", PHASES, "ledger_transactions", "phase"),
-    "ledger_link": ("varchar(10)", LINKS, "ledger_transactions", "link"),
+    "ledger_account_kind": ("varchar(30)", ACCOUNT_KINDS),
+    "ledger_phase": ("varchar(10)", PHASES),
+    "ledger_link": ("varchar(10)", LINKS),
+}
+COLUMNS = {
+    # table: [(column, domain)]
+    "ledger_accounts": [("kind", "ledger_account_kind")],
+    "ledger_transactions": [("phase", "ledger_phase"), ("link", "ledger_link")],
 }
 
 CHECKS = {
@@ -77,12 +84,7 @@ CHECKS = {
            AND coalesce(link = 'resolve', false) = (phase IN ('post', 'void', 'expire'))
            AND (net IS NULL OR net = amount - fee)""",
     ),
-    "ledger_entries": (
-        "ck_ledger_entries_amount",
-        "amount <> 0 AND kind BETWEEN 0 AND 2 AND version > 0",
-    ),
 }
-
 CHECKS_0002 = {
     "ledger_accounts": (
         "ck_ledger_accounts_valid",
@@ -96,10 +98,6 @@ CHECKS_0002 = {
            AND (link IS NULL OR link IN ({", ".join(repr(k) for k in LINKS)}))
            AND coalesce(link = 'resolve', false) = (phase IN ('post', 'void', 'expire'))
            AND (net IS NULL OR net = amount - fee)""",
-    ),
-    "ledger_entries": (
-        "ck_ledger_entries_amount",
-        "amount <> 0 AND kind IN (0, 1, 2) AND version > 0",
     ),
 }
 """What revision 0002 had, for the downgrade."""
@@ -150,7 +148,7 @@ WITH chain AS MATERIALIZED (
     WHEN p_phase NOT IN ('posted', 'pending') OR count(c.account_id) < 2
       OR count(c.account_id) <> cardinality(e_amount)
       OR cardinality(e_kind) <> cardinality(e_amount) OR sum(c.amount) <> 0
-      OR bool_or(c.amount IS NULL OR c.amount = 0 OR c.currency <> p_currency
+      OR bool_or(c.amount IS NULL OR c.amount = 0 OR c.kind IS NULL OR c.currency <> p_currency
                  OR c.kind <> CASE p_phase WHEN 'posted' THEN 0 ELSE 1 END) THEN 'invalid'
     WHEN bool_or(c.flags & 1 <> 0 AND c.balance_after - c.pd_after < 0) THEN 'exceeds_credits'
     WHEN bool_or(c.flags & 2 <> 0 AND c.balance_after + c.pc_after > 0) THEN 'exceeds_debits'
@@ -197,46 +195,31 @@ TRANSFER_SIGNATURE = (
 )
 
 
-def _previous() -> ModuleType:
-    """Revision 0002, whose function and constraints the downgrade restores."""
-    path = Path(__file__).with_name("2026-11-27-0500_ledger.py")
-    spec = importlib.util.spec_from_file_location("mboa_migration_0002_ledger", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _grant_transfer(signature: str) -> None:
-    _, platform_role = roles()
-    op.execute(f"ALTER FUNCTION {signature} OWNER TO {WRITER}")
-    op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {platform_role}")
+def _retype(table: str, types: dict[str, str], check: str) -> None:
+    """One ALTER TABLE: one rewrite of the table, with the new CHECK verified during it."""
+    name = CHECKS[table][0]
+    changes = [f"DROP CONSTRAINT {name}"]
+    changes += [f"ALTER COLUMN {column} TYPE {type_}" for column, type_ in types.items()]
+    changes.append(f"ADD CONSTRAINT {name} CHECK ({check})")
+    op.execute(f"ALTER TABLE {table} {', '.join(changes)}")
 
 
 def upgrade() -> None:
-    for table, (name, _) in CHECKS.items():
-        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    for domain, (base, values, table, column) in DOMAINS.items():
+    _, platform_role = roles()
+    for domain, (base, values) in DOMAINS.items():
         op.execute(f"CREATE DOMAIN {domain} AS {base} CHECK ({_in(values)})")
-        op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {domain}")
-    for table, (name, condition) in CHECKS.items():
-        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({condition})")
-    op.execute(f"DROP FUNCTION {_previous().TRANSFER_SIGNATURE}")
+    for table, columns in COLUMNS.items():
+        _retype(table, dict(columns), CHECKS[table][1])
     op.execute(TRANSFER_SQL)
-    _grant_transfer(TRANSFER_SIGNATURE)
+    op.execute(f"ALTER FUNCTION {TRANSFER_SIGNATURE} OWNER TO {WRITER}")
+    op.execute(f"REVOKE ALL ON FUNCTION {TRANSFER_SIGNATURE} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {TRANSFER_SIGNATURE} TO {platform_role}")
 
 
 def downgrade() -> None:
-    previous = _previous()
     op.execute(f"DROP FUNCTION {TRANSFER_SIGNATURE}")
-    op.execute(previous.TRANSFER_SQL)
-    _grant_transfer(previous.TRANSFER_SIGNATURE)
-    for table, (name, _) in CHECKS.items():
-        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    for domain, (base, _, table, column) in DOMAINS.items():
-        op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {base}")
+    for table, columns in COLUMNS.items():
+        bases = {column: DOMAINS[domain][0] for column, domain in columns}
+        _retype(table, bases, CHECKS_0002[table][1])
+    for domain in DOMAINS:
         op.execute(f"DROP DOMAIN {domain}")
-    for table, (name, condition) in CHECKS_0002.items():
-        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({condition})")

@@ -161,6 +161,14 @@ async def test_separate_calls_that_deadlock_surface_as_busy_and_roll_back_whole(
     transaction rolls back whole, the other commits, and the victim's retry succeeds."""
     run = uuid.uuid4().hex[:8]
     a, b = general(f"dl_a_{run}"), general(f"dl_b_{run}")
+    counterparts = [general(f"dl_{me}_{step}_{run}") for me in (0, 1) for step in (0, 1)]
+    # Every account exists before the race, so the transactions meet on the accounts' row locks
+    # (not on opening the same new accounts).
+    opened = await transfer(
+        wide_db, f"dl:{run}:open",
+        [Leg(a, -2), Leg(b, -2), *(Leg(account, 1) for account in counterparts)],
+    )  # fmt: skip
+    assert opened.outcome is Outcome.created
     first_call_done = [asyncio.Event(), asyncio.Event()]
 
     async def two_calls(me: int, first: AccountKey, second: AccountKey) -> None:
@@ -181,10 +189,11 @@ async def test_separate_calls_that_deadlock_surface_as_busy_and_roll_back_whole(
     assert len(busy) == 1, outcomes
     [victim] = busy
     assert outcomes[1 - victim] is None
-    # Nothing of the victim's first call survived.
-    assert await balance(wide_db, general(f"dl_{victim}_0_{run}")) == 0
-    first_call_done[1 - victim].set()
+    # Nothing of the victim's first call survived: its counterpart holds only the opening franc.
+    assert await balance(wide_db, general(f"dl_{victim}_0_{run}")) == 1
     await two_calls(victim, *((a, b) if victim == 0 else (b, a)))
-    assert await balance(wide_db, a) == -2
-    assert await balance(wide_db, b) == -2
+    assert await balance(wide_db, a) == -4
+    assert await balance(wide_db, b) == -4
+    for account in counterparts:
+        assert await balance(wide_db, account) == 2
     await assert_verified(wide_db, settings)

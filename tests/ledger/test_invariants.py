@@ -153,6 +153,9 @@ class TestBalances:
         "INSERT INTO ledger_transactions (id, idempotency_key, fingerprint, type, livemode,"
         " currency, phase, amount, fee, net, created_at) VALUES ('txn_x', 'k', '\\x00', 'fee',"
         " false, 'XAF', 'posted', 100, 2, 99, now())",
+        "INSERT INTO ledger_transactions (id, idempotency_key, fingerprint, type, livemode,"
+        " currency, phase, parent_id, link, created_at) VALUES ('txn_x', 'k', '\\x00', 'fee',"
+        " false, 'XAF', 'posted', 'txn_y', 'bogus', now())",
         "INSERT INTO ledger_entries VALUES (1, 1, 'txn_x', 3, 5, 5, 0, 0, now())",
         "INSERT INTO ledger_entries VALUES (1, 0, 'txn_x', 0, 5, 5, 0, 0, now())",
     ])  # fmt: skip
