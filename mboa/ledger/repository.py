@@ -324,7 +324,8 @@ class FeePlanRepository(RepositoryBase[LedgerFeePlan]):
             text(
                 "INSERT INTO ledger_fee_plans (merchant_id, operator, currency, percent_bps,"
                 " fixed_amount, settlement_delay_seconds) VALUES (:m, :o, :c, :p, :f, :d)"
-                " ON CONFLICT (merchant_id, operator, currency) DO UPDATE SET"
+                # uq_ledger_fee_plans_key: the default plan's NULL merchant counts as one key.
+                " ON CONFLICT ((coalesce(merchant_id, '')), operator, currency) DO UPDATE SET"
                 " percent_bps = EXCLUDED.percent_bps, fixed_amount = EXCLUDED.fixed_amount,"
                 " settlement_delay_seconds = EXCLUDED.settlement_delay_seconds,"
                 " updated_at = now()"

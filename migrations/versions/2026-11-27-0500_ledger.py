@@ -43,8 +43,6 @@ CREATE TABLE ledger_accounts (
     version bigint NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT uq_ledger_accounts_key UNIQUE NULLS NOT DISTINCT
-        (merchant_id, livemode, currency, kind, operator, shard),
     -- One CHECK constraint per table: PostgreSQL re-reads each constraint's expression for every
     -- statement that writes the table, and this table is written by every posting.
     -- Flag 1: debits must not exceed credits (a merchant's balance never goes negative).
@@ -57,6 +55,10 @@ CREATE TABLE ledger_accounts (
                      'payouts_in_transit', 'refunds_in_transit', 'suspense', 'general'))
 -- fillfactor: room for HOT updates, since balances change on every posting.
 ) WITH (fillfactor = 50);
+-- One account per key; a platform account's merchant_id is NULL. (Not `UNIQUE NULLS NOT
+-- DISTINCT`: that needs PostgreSQL 15, and we support 13.)
+CREATE UNIQUE INDEX uq_ledger_accounts_key ON ledger_accounts
+    (coalesce(merchant_id, ''), livemode, currency, kind, operator, shard);
 
 CREATE TABLE ledger_transactions (
     id varchar(40) PRIMARY KEY,               -- txn_…
@@ -137,10 +139,12 @@ CREATE TABLE ledger_fee_plans (
     settlement_delay_seconds integer NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT uq_ledger_fee_plans_key UNIQUE NULLS NOT DISTINCT (merchant_id, operator, currency),
     CONSTRAINT ck_ledger_fee_plans_values CHECK (
         percent_bps BETWEEN 0 AND 10000 AND fixed_amount >= 0 AND settlement_delay_seconds >= 0)
 );
+-- One plan per merchant (NULL: the default plan), operator and currency; see uq_ledger_accounts_key.
+CREATE UNIQUE INDEX uq_ledger_fee_plans_key ON ledger_fee_plans
+    (coalesce(merchant_id, ''), operator, currency);
 INSERT INTO ledger_fee_plans (merchant_id, operator, currency, percent_bps, fixed_amount,
                               settlement_delay_seconds)
 VALUES (NULL, 'mtn_momo', 'XAF', 200, 0, 86400), (NULL, 'orange_money', 'XAF', 200, 0, 86400);

@@ -16,8 +16,13 @@ from mboa.state import AppState
 async def ledger_db(
     clean: None, db: Database, owner_connection: asyncpg.Connection
 ) -> AsyncIterator[Database]:
-    """Empty ledger (the `clean` fixture truncates it); merchant fee plans removed too."""
+    """Empty ledger (the `clean` fixture truncates it); merchant fee plans removed too, and the
+    default plans back to what the migration seeds (2 %, T+1)."""
     await owner_connection.execute("DELETE FROM ledger_fee_plans WHERE merchant_id IS NOT NULL")
+    await owner_connection.execute(
+        "UPDATE ledger_fee_plans SET percent_bps = 200, fixed_amount = 0,"
+        " settlement_delay_seconds = 86400 WHERE merchant_id IS NULL"
+    )
     return db
 
 

@@ -246,6 +246,28 @@ class TestFeePlans:
             # Settlement delay 0: due at once.
             assert await ledger.settle_due(session) == 1
 
+    async def test_setting_a_plan_again_replaces_it_default_included(
+        self, ledger_db: Database
+    ) -> None:
+        # The default plan's merchant is NULL; it is still one plan per operator and currency.
+        async with ledger_db.platform_transaction() as session:
+            for merchant in (None, M):
+                for bps in (300, 250):
+                    await fee_plan.set_plan(
+                        session, merchant_id=merchant, operator="mtn_momo", currency="XAF",
+                        percent_bps=bps, fixed_amount=0, settlement_delay_seconds=3_600,
+                    )  # fmt: skip
+            default = await fee_plan.plan_for(
+                session, merchant_id="acct_other", operator="mtn_momo", currency="XAF"
+            )
+            own = await fee_plan.plan_for(
+                session, merchant_id=M, operator="mtn_momo", currency="XAF"
+            )
+            count = await session.scalar(
+                text("SELECT count(*) FROM ledger_fee_plans WHERE operator = 'mtn_momo'")
+            )
+        assert (default.percent_bps, own.percent_bps, count) == (250, 250, 2)
+
 
 class TestOneStatementTransfer:
     """`mboa_ledger_transfer`, the path a single plain transfer takes."""
