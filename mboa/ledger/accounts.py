@@ -88,6 +88,10 @@ class AccountKey:
             self.flags,
         )
 
+    def on_shard(self, shard: int) -> AccountKey:
+        """The physical account a posting writes: the given shard of a hot account, else itself."""
+        return self.with_shard(shard) if self.is_hot else self
+
     @property
     def id(self) -> int:
         return account_id(self)

@@ -176,15 +176,14 @@ def _ordered_legs(legs: Sequence[Leg], shard: int) -> list[tuple[int, AccountKey
     if len(legs) == 2:
         # The common case (two legs of one kind on two accounts) without the merging.
         first, second = legs
-        a = first.account.with_shard(shard) if first.account.is_hot else first.account
-        b = second.account.with_shard(shard) if second.account.is_hot else second.account
+        a, b = first.account.on_shard(shard), second.account.on_shard(shard)
         id_a, id_b = account_id(a), account_id(b)
         if id_a != id_b and first.kind == second.kind and first.amount and second.amount:
             kind = int(first.kind)
             return [(id_a, a, kind, first.amount), (id_b, b, kind, second.amount)]
     merged: dict[tuple[AccountKey, int], int] = {}
     for leg in legs:
-        key = leg.account.with_shard(shard) if leg.account.is_hot else leg.account
+        key = leg.account.on_shard(shard)
         merged[(key, int(leg.kind))] = merged.get((key, int(leg.kind)), 0) + leg.amount
     out = [
         (account_id(key), key, kind, amount)
@@ -246,23 +245,21 @@ def build_batch(postings: Sequence[Posting], shard_hint: int) -> Batch:
     return Batch(args, accounts)
 
 
-def is_simple(posting: Posting) -> bool:
-    """Can go through `mboa_ledger_transfer` (the one-statement path)?"""
-    return (
-        posting.phase in (Phase.posted, Phase.pending)
-        and posting.parent_id is None
-        and posting.link is None
-        and posting.expires_at is None
-        and posting.available_on is None
-    )
-
-
 def transfer_args(
     posting: Posting, shard_hint: int
 ) -> tuple[list[Any], dict[int, AccountKey]] | None:
-    """Arguments of `mboa_ledger_transfer` (one simple posting), built without the batch lists:
-    legs aligned with the accounts in id order. None if an account has more than one leg (a
-    hold and a posted amount), which only the general function can write."""
+    """Arguments of `mboa_ledger_transfer`, the one-statement path, built without the batch
+    lists: legs aligned with the accounts in id order. None if the posting needs the general
+    function: a phase other than posted or pending, a parent or link, an expiry, a settlement,
+    or an account with more than one leg (a hold and a posted amount)."""
+    if (
+        posting.phase not in (Phase.posted, Phase.pending)
+        or posting.parent_id is not None
+        or posting.link is not None
+        or posting.expires_at is not None
+        or posting.available_on is not None
+    ):
+        return None
     legs = sorted(_ordered_legs(posting.legs, shard_hint % HOT_SHARDS), key=lambda leg: leg[0])
     accounts = {account: key for account, key, _, _ in legs}
     if len(accounts) != len(legs):

@@ -25,7 +25,6 @@ from mboa.ledger.posting import (
     Posting,
     PostingResult,
     build_batch,
-    is_simple,
     parse_results,
     parse_transfer_rows,
     transfer_args,
@@ -127,17 +126,14 @@ async def open_accounts(executor: Executor, keys: Iterable[AccountKey]) -> None:
 async def apply(executor: Executor, postings: Sequence[Posting]) -> list[PostingResult]:
     """Write a batch of postings in one call; accounts are opened on first use.
 
-    A single plain transfer takes the one-statement path (`mboa_ledger_transfer`), anything else
-    the general function (`mboa_ledger_apply`); both write the same rows with the same checks.
+    A single plain transfer takes the one-statement path (`mboa_ledger_transfer`, see
+    `transfer_args`), anything else the general function (`mboa_ledger_apply`); both write the
+    same rows with the same checks.
     """
     if not postings:
         return []
     shard_hint = await executor.shard_hint()
-    transfer = (
-        transfer_args(postings[0], shard_hint)
-        if len(postings) == 1 and is_simple(postings[0])
-        else None
-    )
+    transfer = transfer_args(postings[0], shard_hint) if len(postings) == 1 else None
     if transfer is not None:
         (args, accounts), sql = transfer, TRANSFER_SQL
     else:
