@@ -344,6 +344,7 @@ class Pgbench(Scenario):
     slices like the others: each slice is one pgbench run over fresh connections."""
 
     def __init__(self, url: str, clients: int) -> None:
+        # The step is unused: pgbench, not this process, runs the transfers (see `slice`).
         super().__init__("raw_l1 (pgbench)", clients, raw_l1_step)
         self.url = url
         script = PGBENCH_L1.format(last=ACCOUNTS - 1, last_but_one=ACCOUNTS - 2, base=RAW_ID_BASE)
