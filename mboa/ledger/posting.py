@@ -248,7 +248,7 @@ def build_batch(postings: Sequence[Posting], shard_hint: int) -> Batch:
 def transfer_args(
     posting: Posting, shard_hint: int
 ) -> tuple[list[Any], dict[int, AccountKey]] | None:
-    """Arguments of `mboa_ledger_transfer`, the one-statement path, built without the batch
+    """Arguments of `mboa_ledger_write_transfer`, the one-statement path, built without the batch
     lists: legs aligned with the accounts in id order. None if the posting needs the general
     function: a phase other than posted or pending, a parent or link, an expiry, a settlement,
     or an account with more than one leg (a hold and a posted amount)."""
@@ -280,8 +280,8 @@ _OUTCOMES: dict[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
 
 
 def parse_transfer_rows(rows: Sequence[Sequence[Any]]) -> list[PostingResult]:
-    """Rows of `mboa_ledger_transfer`: (status, transaction id)."""
-    return [PostingResult(_OUTCOMES[row[0]], str(row[1])) for row in rows]
+    """The row of `mboa_ledger_write_transfer`: one `text[]`, (status, transaction id)."""
+    return [PostingResult(_OUTCOMES[row[0][0]], str(row[0][1])) for row in rows]
 
 
 def parse_results(rows: Sequence[Sequence[Any]], count: int) -> list[PostingResult]:

@@ -36,8 +36,8 @@ APPLY_SQL = (
     " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
 )
 TRANSFER_SQL = (
-    "SELECT o_status, o_transaction_id FROM mboa_ledger_transfer($1, $2, $3, $4, $5, $6, $7,"
-    " $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    "SELECT mboa_ledger_write_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+    " $14, $15, $16, $17, $18)"
 )
 OPEN_SQL = "SELECT mboa_ledger_open_accounts($1, $2, $3, $4, $5, $6, $7, $8)"
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
@@ -126,7 +126,7 @@ async def open_accounts(executor: Executor, keys: Iterable[AccountKey]) -> None:
 async def apply(executor: Executor, postings: Sequence[Posting]) -> list[PostingResult]:
     """Write a batch of postings in one call; accounts are opened on first use.
 
-    A single plain transfer takes the one-statement path (`mboa_ledger_transfer`, see
+    A single plain transfer takes the one-statement path (`mboa_ledger_write_transfer`, see
     `transfer_args`), anything else the general function (`mboa_ledger_apply`); both write the
     same rows with the same checks.
     """

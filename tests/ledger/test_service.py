@@ -3,12 +3,21 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.config import Settings
 from mboa.kit.time import utc_now
 from mboa.ledger.accounts import AccountKind, merchant_account, platform_account
 from mboa.ledger.fees import fee_plan
-from mboa.ledger.posting import EntryKind, Leg, Outcome, Posting, SourceType, transfer_args
+from mboa.ledger.posting import (
+    EntryKind,
+    Leg,
+    Outcome,
+    Posting,
+    PostingResult,
+    SourceType,
+    transfer_args,
+)
 from mboa.ledger.repository import LedgerRepository
 from mboa.ledger.service import ledger
 from mboa.postgres import Database
@@ -270,7 +279,7 @@ class TestFeePlans:
 
 
 class TestOneStatementTransfer:
-    """`mboa_ledger_transfer`, the path a single plain transfer takes."""
+    """`mboa_ledger_write_transfer`, the path a single plain transfer takes."""
 
     async def test_legs_in_any_order_lock_and_write_by_account(
         self, ledger_db: Database, settings: Settings
@@ -285,18 +294,16 @@ class TestOneStatementTransfer:
             # Called directly, with the accounts in descending order and the legs aligned with
             # them: the function does not depend on the caller sorting the accounts.
             legs = sorted([(available.id, -200), (suspense.id, 200)], reverse=True)
-            row = (
-                await session.execute(
-                    text(
-                        "SELECT o_status, o_transaction_id FROM mboa_ledger_transfer("
-                        " :accounts, 'txn_direct', 'direct', '\\x00'::bytea, 'adjustment', NULL,"
-                        " NULL, false, 'XAF', 'posted', NULL, NULL, NULL, NULL, NULL, NULL,"
-                        " ARRAY[0, 0]::smallint[], :amounts)"
-                    ),
-                    {"accounts": [a for a, _ in legs], "amounts": [amount for _, amount in legs]},
-                )
-            ).one()
-            assert tuple(row) == ("created", "txn_direct")
+            answer = await session.scalar(
+                text(
+                    "SELECT mboa_ledger_write_transfer("
+                    " :accounts, 'txn_direct', 'direct', '\\x00'::bytea, 'adjustment', NULL,"
+                    " NULL, false, 'XAF', 'posted', NULL, NULL, NULL, NULL, NULL, NULL,"
+                    " ARRAY[0, 0]::smallint[], :amounts)"
+                ),
+                {"accounts": [a for a, _ in legs], "amounts": [amount for _, amount in legs]},
+            )
+            assert answer == ["created", "txn_direct"]
             assert (await ledger.balance(session, available)).balance == 500
             assert (await ledger.balance(session, suspense)).balance == -500
             entries = await LedgerRepository.from_session(session).transaction_entries("txn_direct")
@@ -305,6 +312,45 @@ class TestOneStatementTransfer:
                 (suspense, 200),
             }
         assert funded.outcome is Outcome.created
+        await assert_verified(ledger_db, settings)
+
+    async def test_replay_conflict_and_a_replay_the_funds_no_longer_cover(
+        self, ledger_db: Database, settings: Settings
+    ) -> None:
+        available = merchant_account(M, False, "XAF", AccountKind.available)
+        suspense = platform_account(AccountKind.suspense, False, "XAF")
+
+        async def move(session: AsyncSession, key: str, amount: int) -> PostingResult:
+            return await ledger.transfer(
+                session, idempotency_key=key, legs=[Leg(available, amount), Leg(suspense, -amount)],
+                type=SourceType.adjustment, currency="XAF", livemode=False,
+            )  # fmt: skip
+
+        async with ledger_db.platform_transaction() as session:
+            funded = await move(session, "fund", 700)
+            spent = await move(session, "spend", -600)
+            assert transfer_args(
+                Posting(idempotency_key="spend", type=SourceType.adjustment, currency="XAF",
+                        livemode=False, legs=[Leg(available, -600), Leg(suspense, 600)]),
+                0,
+            ) is not None  # fmt: skip
+            # 100 left: the same spend again is a replay, not "exceeds credits"; another amount
+            # under the same key is a conflict; a new key is refused for want of funds.
+            replayed = await move(session, "spend", -600)
+            conflict = await move(session, "spend", -50)
+            refused = await move(session, "spend-more", -600)
+        assert (funded.outcome, spent.outcome) == (Outcome.created, Outcome.created)
+        assert (replayed.outcome, replayed.transaction_id) == (
+            Outcome.replayed,
+            spent.transaction_id,
+        )
+        assert (conflict.outcome, conflict.transaction_id) == (
+            Outcome.conflict,
+            spent.transaction_id,
+        )
+        assert refused.outcome is Outcome.exceeds_credits
+        async with ledger_db.platform_transaction() as session:
+            assert (await ledger.balance(session, available)).balance == 100
         await assert_verified(ledger_db, settings)
 
     async def test_a_hold_and_a_posted_leg_on_one_account_take_the_general_path(
