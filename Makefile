@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint format bench bench-api-auth bench-ledger bench-startup install clean-data
+.PHONY: run test lint format bench bench-api-auth bench-ledger bench-ledger-cost bench-startup install clean-data
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -35,12 +35,17 @@ format: $(STAMP)
 	$(BIN)/ruff format mboa tests bench migrations
 	$(BIN)/ruff check --fix mboa tests bench migrations
 
-bench: bench-api-auth bench-ledger bench-startup
+bench: bench-api-auth bench-ledger bench-ledger-cost bench-startup
 
 ## Authenticated GET vs a bare FastAPI GET (needs wrk: installed here if missing).
 bench-api-auth: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk; }
 	$(BIN)/python bench/api_auth.py
+
+## Server instructions per ledger transfer, head vs revision 0005, counted by callgrind.
+bench-ledger-cost: $(STAMP)
+	@command -v valgrind >/dev/null 2>&1 || apt-get install -y valgrind >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y valgrind; }
+	$(BIN)/python bench/ledger_cost.py
 
 ## Seconds until a second `mboa up` serves again on existing data.
 bench-startup: $(STAMP)
