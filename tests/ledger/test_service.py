@@ -314,6 +314,34 @@ class TestOneStatementTransfer:
         assert funded.outcome is Outcome.created
         await assert_verified(ledger_db, settings)
 
+    async def test_the_previous_releases_function_still_posts(
+        self, ledger_db: Database, settings: Settings
+    ) -> None:
+        # Revision 0004's `mboa_ledger_transfer` stays for processes of the previous release
+        # during a rolling deploy: it must keep working on the current schema.
+        available = merchant_account(M, False, "XAF", AccountKind.available)
+        suspense = platform_account(AccountKind.suspense, False, "XAF")
+        async with ledger_db.platform_transaction() as session:
+            await ledger.transfer(
+                session, idempotency_key="open", legs=[Leg(available, 1), Leg(suspense, -1)],
+                type=SourceType.adjustment, currency="XAF", livemode=False,
+            )  # fmt: skip
+            legs = sorted([(available.id, 300), (suspense.id, -300)])
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT o_status, o_transaction_id FROM mboa_ledger_transfer("
+                        " :accounts, 'txn_previous', 'previous', '\\x00'::bytea, 'adjustment',"
+                        " NULL, NULL, false, 'XAF', 'posted', NULL, NULL, NULL, NULL, NULL, NULL,"
+                        " ARRAY[0, 0]::smallint[], :amounts)"
+                    ),
+                    {"accounts": [a for a, _ in legs], "amounts": [amount for _, amount in legs]},
+                )
+            ).one()
+            assert tuple(row) == ("created", "txn_previous")
+            assert (await ledger.balance(session, available)).balance == 301
+        await assert_verified(ledger_db, settings)
+
     async def test_replay_conflict_and_a_replay_the_funds_no_longer_cover(
         self, ledger_db: Database, settings: Settings
     ) -> None:
