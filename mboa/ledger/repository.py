@@ -543,6 +543,17 @@ CHECKS: tuple[Check, ...] = (
            WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
              AND has_table_privilege(r, t, p)""",
     ),
+    Check(
+        "write_path_closed",
+        "no application role can create functions or operators on the write functions' search path",
+        # The write functions run as their owner with `search_path = pg_catalog, public`, and
+        # operators resolve by argument types wherever they sit on the path: a role that can
+        # create in `public` could change what a write or a row check computes.
+        """SELECT format('role %s may CREATE in schema public', r)
+           FROM unnest(CAST(:roles AS text[]) || ARRAY['public']) AS r
+           WHERE (r = 'public' OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r))
+             AND has_schema_privilege(r, 'public', 'CREATE')""",
+    ),
 )
 
 

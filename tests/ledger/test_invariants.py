@@ -65,7 +65,8 @@ async def owner(owner_connection: asyncpg.Connection) -> AsyncIterator[asyncpg.C
     await owner_connection.execute(
         "ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_append_only;"
         " ALTER TABLE ledger_transactions ENABLE TRIGGER ledger_transactions_append_only;"
-        " REVOKE UPDATE, DELETE ON ledger_entries FROM mboa_platform"
+        " REVOKE UPDATE, DELETE ON ledger_entries FROM mboa_platform;"
+        " REVOKE CREATE ON SCHEMA public FROM mboa_app"
     )
     # And drop the corrupted ledger, so the ledger verified after the whole folder is valid.
     await owner_connection.execute(
@@ -116,6 +117,14 @@ class TestAppendOnly:
         await owner.execute("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only")
         await owner.execute("GRANT UPDATE ON ledger_entries TO mboa_platform")
         assert await failing_checks(db, settings) == {"journal_append_only"}
+
+    async def test_verify_reports_a_role_that_can_create_on_the_write_path(
+        self, seeded: dict[str, str], db: Database, settings: Settings, owner: asyncpg.Connection
+    ) -> None:
+        # The migrations closed schema `public` (PostgreSQL 13 and 14 open it to everyone).
+        assert not await owner.fetchval("SELECT has_schema_privilege('public', 'public', 'CREATE')")
+        await owner.execute("GRANT CREATE ON SCHEMA public TO mboa_app")
+        assert await failing_checks(db, settings) == {"write_path_closed"}
 
 
 class TestBalances:
