@@ -540,19 +540,30 @@ CHECKS: tuple[Check, ...] = (
            FROM unnest(ARRAY['ledger_entries', 'ledger_transactions']) AS t,
                 unnest(CAST(:roles AS text[])) AS r,
                 unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) AS p
-           WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
-             AND has_table_privilege(r, t, p)""",
+           -- CASE, not AND: PostgreSQL may evaluate AND's operands in any order, and
+           -- has_table_privilege raises on a role that does not exist.
+           WHERE CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
+                      THEN has_table_privilege(r, t, p) ELSE false END""",
     ),
     Check(
         "write_path_closed",
-        "no application role can create functions or operators on the write functions' search path",
-        # The write functions run as their owner with `search_path = pg_catalog, public`, and
-        # operators resolve by argument types wherever they sit on the path: a role that can
-        # create in `public` could change what a write or a row check computes.
+        "no application role can put objects on the write functions' search path",
+        # The write functions run as their owner with `search_path = pg_catalog, public, pg_temp`:
+        # operators resolve by argument types wherever they sit on the path, so a role that can
+        # create in `public` could change what a write or a row check computes; and without
+        # `pg_temp` listed last, a caller's temporary table named like a ledger table would be
+        # found first.
         """SELECT format('role %s may CREATE in schema public', r)
            FROM unnest(CAST(:roles AS text[]) || ARRAY['public']) AS r
-           WHERE (r = 'public' OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r))
-             AND has_schema_privilege(r, 'public', 'CREATE')""",
+           WHERE CASE WHEN r = 'public' OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
+                      THEN has_schema_privilege(r, 'public', 'CREATE') ELSE false END
+           UNION ALL
+           SELECT format('%s runs as its owner without pg_temp last on its search path',
+                         p.oid::regprocedure)
+           FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
+           WHERE o.rolname = 'mboa_ledger' AND p.prosecdef
+             AND NOT coalesce((SELECT bool_or(c ~ '^search_path=.*pg_temp$')
+                               FROM unnest(p.proconfig) AS c), false)""",
     ),
 )
 

@@ -27,14 +27,19 @@ time; docs/benchmarks.md "Ledger", fourth session): 1.44 M before, 1.18 M after.
      now be refused (say, for want of funds) still answers `replayed`, as before.
    - A key committed concurrently after the statement's snapshot is seen by that second
      statement (a new snapshot under READ COMMITTED), so the caller gets its replay at once
-     instead of `retry`; `retry` remains for REPEATABLE READ callers.
+     instead of `retry`. (Under REPEATABLE READ, PostgreSQL raises a serialization failure on
+     such a conflict, which the repository turns into LedgerBusy; `retry` stays as a guard.)
+   - Content that breaks a table rule (say `net <> amount - fee`) is an error whether or not its
+     key is taken: the insert is attempted before the key is compared. Revision 0004 answered
+     `conflict` when the key was taken. Postings are built by our code, so such content is a bug
+     either way.
    - The existence guard counts with `ARRAY(…)` rather than an aggregate (cheaper to start).
 
 Rolling out: `ledger_accounts` is rewritten once (its two columns change type) under an exclusive
-lock: it holds one row per merchant account, not the journal. The new CHECK on
-`ledger_transactions` is added NOT VALID and then validated, which reads the table without
-blocking writes. `mboa_ledger_transfer` (revision 0004) stays for the processes of the previous
-release.
+lock: it holds one row per merchant account, not the journal. Alembic runs a revision in one
+transaction, so `ledger_transactions` also stays locked while the new CHECK reads every row
+(NOT VALID then VALIDATE gains nothing inside one transaction): on a large ledger, a maintenance
+window. `mboa_ledger_transfer` (revision 0004) stays for the processes of the previous release.
 """
 
 from collections.abc import Sequence

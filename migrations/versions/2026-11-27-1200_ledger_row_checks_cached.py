@@ -19,9 +19,12 @@ revision, 1.02 M after. Same rules:
 - `mboa_ledger_balance_at` casts the version it returns (RETURN QUERY wants the declared types).
 
 Rolling out: changing the entries' column types rewrites `ledger_entries`, the journal's largest
-table, under an exclusive lock: ledger writes wait for it, so on a large ledger run it in a
-maintenance window. The two new CHECKs are added NOT VALID and then validated, which reads the
-tables without blocking writes.
+table, under an exclusive lock, and Alembic's one transaction per revision keeps the accounts and
+the transactions locked while their new CHECKs read every row: ledger reads and writes wait, so
+on a large ledger run it in a maintenance window. Processes of the previous release that hold
+prepared statements returning the retyped columns get one "cached plan must not change result
+type" error per statement (asyncpg re-prepares outside a transaction; inside one, the caller's
+task retries).
 """
 
 from collections.abc import Sequence
@@ -104,7 +107,8 @@ END $$
 
 
 def _swap_check(table: str, name: str, check: str) -> None:
-    """Replace a CHECK without blocking writes while the rows are checked."""
+    """Replace a CHECK. (Inside Alembic's one transaction per revision, NOT VALID then VALIDATE
+    holds the table's lock as long as a plain ADD would: see the module docstring.)"""
     op.execute(
         f"ALTER TABLE {table} DROP CONSTRAINT {name},"
         f" ADD CONSTRAINT {name} CHECK ({check}) NOT VALID"

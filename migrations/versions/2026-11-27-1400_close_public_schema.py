@@ -12,9 +12,10 @@ ledger_nonnegative)`) could change what a check or a write function computes. Po
 newer no longer grant CREATE on `public` to PUBLIC; 13 and 14 do. This revision revokes it there
 too; `ledger verify` reports any application role that can still create there.
 
-The revoke needs the schema's owner or a superuser. A migration role that is neither (a managed
-PostgreSQL 13 or 14 whose `public` belongs to the provider's superuser) gets a warning here, and
-`ledger verify` fails until an administrator runs the revoke.
+The revoke needs the schema's owner or a superuser. With a migration role that is neither (a
+managed PostgreSQL 13 or 14 whose `public` belongs to the provider's administrator) this revision
+fails, saying so: the ledger's checks must not depend on nobody trying. An administrator runs
+`REVOKE CREATE ON SCHEMA public FROM PUBLIC` once, and the migration then passes.
 """
 
 from collections.abc import Sequence
@@ -36,7 +37,8 @@ def upgrade() -> None:
                OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
               REVOKE CREATE ON SCHEMA public FROM PUBLIC;
             ELSE
-              RAISE WARNING 'cannot revoke CREATE on schema public from PUBLIC: the schema''s owner must';
+              RAISE EXCEPTION 'every role may CREATE in schema public, and this role cannot revoke it'
+                USING HINT = 'As the schema''s owner: REVOKE CREATE ON SCHEMA public FROM PUBLIC';
             END IF;
           END IF;
         END $$

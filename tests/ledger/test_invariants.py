@@ -58,6 +58,12 @@ async def failing_checks(db: Database, settings: Settings, grace: int = 900) -> 
     return set((await run_verify(db, settings, grace_seconds=grace)).violations)
 
 
+WRITE_TRANSFER = (
+    "mboa_ledger_write_transfer(bigint[], text, text, bytea, text, text, text, boolean, text,"
+    " text, text, bigint, bigint, bigint, text, text, smallint[], bigint[])"
+)
+
+
 @pytest.fixture
 async def owner(owner_connection: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
     yield owner_connection
@@ -66,7 +72,8 @@ async def owner(owner_connection: asyncpg.Connection) -> AsyncIterator[asyncpg.C
         "ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_append_only;"
         " ALTER TABLE ledger_transactions ENABLE TRIGGER ledger_transactions_append_only;"
         " REVOKE UPDATE, DELETE ON ledger_entries FROM mboa_platform;"
-        " REVOKE CREATE ON SCHEMA public FROM mboa_app"
+        " REVOKE CREATE ON SCHEMA public FROM mboa_app;"
+        f" ALTER FUNCTION {WRITE_TRANSFER} SET search_path = pg_catalog, public, pg_temp"
     )
     # And drop the corrupted ledger, so the ledger verified after the whole folder is valid.
     await owner_connection.execute(
@@ -124,6 +131,14 @@ class TestAppendOnly:
         # The migrations closed schema `public` (PostgreSQL 13 and 14 open it to everyone).
         assert not await owner.fetchval("SELECT has_schema_privilege('public', 'public', 'CREATE')")
         await owner.execute("GRANT CREATE ON SCHEMA public TO mboa_app")
+        assert await failing_checks(db, settings) == {"write_path_closed"}
+
+    async def test_verify_reports_a_write_function_that_would_find_temp_tables_first(
+        self, seeded: dict[str, str], db: Database, settings: Settings, owner: asyncpg.Connection
+    ) -> None:
+        # Without pg_temp listed last, a caller's temporary `ledger_accounts` would shadow the
+        # real one inside the SECURITY DEFINER function.
+        await owner.execute(f"ALTER FUNCTION {WRITE_TRANSFER} SET search_path = pg_catalog, public")
         assert await failing_checks(db, settings) == {"write_path_closed"}
 
 

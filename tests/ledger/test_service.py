@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from sqlalchemy import text
@@ -7,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.config import Settings
 from mboa.kit.time import utc_now
-from mboa.ledger.accounts import AccountKind, merchant_account, platform_account
+from mboa.ledger.accounts import AccountKey, AccountKind, merchant_account, platform_account
 from mboa.ledger.fees import fee_plan
 from mboa.ledger.posting import (
     EntryKind,
@@ -24,6 +25,20 @@ from mboa.postgres import Database
 from tests.ledger.conftest import assert_verified
 
 M = "acct_01JDTESTMERCHANT00000000001"
+
+
+async def open_pair(db: Database, amount: int) -> tuple[AccountKey, dict[str, list[int]]]:
+    """A merchant's available account, opened with 1 XAF from the suspense account, and the
+    arguments of a direct call moving `amount` more: accounts in id order, legs aligned."""
+    available = merchant_account(M, False, "XAF", AccountKind.available)
+    suspense = platform_account(AccountKind.suspense, False, "XAF")
+    async with db.platform_transaction() as session:
+        await ledger.transfer(
+            session, idempotency_key="open", legs=[Leg(available, 1), Leg(suspense, -1)],
+            type=SourceType.adjustment, currency="XAF", livemode=False,
+        )  # fmt: skip
+    legs = sorted([(available.id, amount), (suspense.id, -amount)])
+    return available, {"accounts": [a for a, _ in legs], "amounts": [x for _, x in legs]}
 
 
 class TestCollection:
@@ -319,14 +334,8 @@ class TestOneStatementTransfer:
     ) -> None:
         # Revision 0004's `mboa_ledger_transfer` stays for processes of the previous release
         # during a rolling deploy: it must keep working on the current schema.
-        available = merchant_account(M, False, "XAF", AccountKind.available)
-        suspense = platform_account(AccountKind.suspense, False, "XAF")
+        available, params = await open_pair(ledger_db, 300)
         async with ledger_db.platform_transaction() as session:
-            await ledger.transfer(
-                session, idempotency_key="open", legs=[Leg(available, 1), Leg(suspense, -1)],
-                type=SourceType.adjustment, currency="XAF", livemode=False,
-            )  # fmt: skip
-            legs = sorted([(available.id, 300), (suspense.id, -300)])
             row = (
                 await session.execute(
                     text(
@@ -335,11 +344,42 @@ class TestOneStatementTransfer:
                         " NULL, NULL, false, 'XAF', 'posted', NULL, NULL, NULL, NULL, NULL, NULL,"
                         " ARRAY[0, 0]::smallint[], :amounts)"
                     ),
-                    {"accounts": [a for a, _ in legs], "amounts": [amount for _, amount in legs]},
+                    params,
                 )
             ).one()
             assert tuple(row) == ("created", "txn_previous")
             assert (await ledger.balance(session, available)).balance == 301
+        await assert_verified(ledger_db, settings)
+
+    async def test_a_concurrent_duplicate_is_answered_as_a_replay_at_once(
+        self, ledger_db: Database, settings: Settings
+    ) -> None:
+        # Two callers with one key at the same time: the second waits on the first's account
+        # locks, then finds the key taken; its own answer (not a `retry` for the caller to
+        # repeat) is the replay, since the look-up that follows takes a new snapshot.
+        available, params = await open_pair(ledger_db, 5)
+        call = text(
+            "SELECT mboa_ledger_write_transfer(:accounts, :id, 'same-key', '\\x01'::bytea,"
+            " 'adjustment', NULL, NULL, false, 'XAF', 'posted', NULL, NULL, NULL, NULL, NULL,"
+            " NULL, ARRAY[0, 0]::smallint[], :amounts)"
+        )
+
+        async def second() -> list[str]:
+            async with ledger_db.platform_transaction() as session:
+                answer: list[str] = await session.scalar(call, {**params, "id": "txn_second"})
+                return answer
+
+        async with ledger_db.platform_transaction() as first:
+            assert await first.scalar(call, {**params, "id": "txn_first"}) == [
+                "created",
+                "txn_first",
+            ]
+            waiting = asyncio.create_task(second())
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # blocked on the first caller's account locks
+        assert await waiting == ["replayed", "txn_first"]
+        async with ledger_db.platform_transaction() as session:
+            assert (await ledger.balance(session, available)).balance == 6
         await assert_verified(ledger_db, settings)
 
     async def test_replay_conflict_and_a_replay_the_funds_no_longer_cover(
