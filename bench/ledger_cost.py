@@ -9,7 +9,9 @@ Two databases in one embedded PostgreSQL: one at the head revision, one at BASEL
 write path before revision 0006). Each gets the same accounts and a warm-up that writes every
 account once. Then, with the server stopped, `postgres --single` runs under callgrind twice per
 database, with FIRST and FIRST + COUNT one-transfer calls (one transaction each, as in L1); the
-difference divided by COUNT is the cost of one transfer, start-up and shutdown excluded. It counts
+difference divided by COUNT is the cost of one transfer: start-up cancels out, while the shutdown
+checkpoint's writing of the pages the calls dirtied is counted (alike for both databases). Every
+call is a new transfer that succeeds (the path L1 measures), not a replay or a refusal. It counts
 PostgreSQL's user-space instructions: not the kernel (fsync, sockets), nor the client.
 
 Needs valgrind. The last line of output is one JSON object.
