@@ -8,11 +8,13 @@ the machine is doing: the same binary, data and statements give the same count t
 Two databases in one embedded PostgreSQL: one at the head revision, one at BASELINE_REVISION (the
 write path before revision 0006). Each gets the same accounts and a warm-up that writes every
 account once. Then, with the server stopped, `postgres --single` runs under callgrind twice per
-database, with FIRST and FIRST + COUNT one-transfer calls (one transaction each, as in L1); the
-difference divided by COUNT is the cost of one transfer: start-up cancels out, while the shutdown
-checkpoint's writing of the pages the calls dirtied is counted (alike for both databases). Every
-call is a new transfer that succeeds (the path L1 measures), not a replay or a refusal. It counts
-PostgreSQL's user-space instructions: not the kernel (fsync, sockets), nor the client.
+database and path: for L1's path, FIRST and FIRST + COUNT one-transfer calls (one transaction
+each); for L3's, BATCH_FIRST and BATCH_FIRST + BATCHES calls of `mboa_ledger_apply` with BATCH
+transfers each. The difference divided by the transfers it adds is the cost of one transfer:
+start-up cancels out, while the shutdown checkpoint's writing of the pages the calls dirtied is
+counted (alike for both databases), and so is parsing the EXECUTE's literal arguments (alike too).
+Every call is a new transfer that succeeds, not a replay or a refusal. It counts PostgreSQL's
+user-space instructions: not the kernel (fsync, sockets), nor the client.
 
 Needs valgrind. The last line of output is one JSON object.
 """
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +50,10 @@ BASELINE_REVISION = "0005_ledger_keys_pg13"
 ACCOUNTS = int(os.environ.get("MBOA_BENCH_COST_ACCOUNTS", "20000"))
 FIRST = 20
 COUNT = int(os.environ.get("MBOA_BENCH_COST_TRANSFERS", "200"))
+BATCH = 100
+BATCH_FIRST = 2
+BATCHES = 10
 BASE_ID = 1_000_000_000
-ARG_TYPES = (
-    "bigint[], text, text, bytea, text, text, text, boolean, text, text, text, bigint, bigint,"
-    " bigint, text, text, smallint[], bigint[]"
-)
 PARAMS = ", ".join(f"${i}" for i in range(1, 19))
 # The statement each database's one-transfer path runs (repository.TRANSFER_SQL at each revision).
 CALLS = {
@@ -59,6 +61,14 @@ CALLS = {
     "baseline": f"SELECT o_status, o_transaction_id FROM mboa_ledger_transfer({PARAMS})",
 }
 DATABASES = {"head": "mboa_bench_cost_head", "baseline": "mboa_bench_cost_baseline"}
+# What single-user mode prints for a created transfer (a text[] at head, a table row before).
+ANSWERS = {"head": '"{created,', "baseline": 'o_status = "created"'}
+# The general function, the same at both revisions (L3's path): created items per call.
+APPLY_CALL = (
+    "SELECT count(*) FILTER (WHERE o_status = 'created') AS created FROM mboa_ledger_apply("
+    + ", ".join(f"${i}" for i in range(1, 25))
+    + ")"
+)
 
 
 def log(message: str) -> None:
@@ -73,6 +83,38 @@ def transfer_literal(rng: random.Random) -> str:
         f" 'cost:{uuid.uuid4()}', '\\x00'::bytea, 'transfer', NULL, NULL, false, 'XAF', 'posted',"
         " NULL, NULL, NULL, NULL, NULL, NULL, ARRAY[0, 0]::smallint[], ARRAY[-100, 100]::bigint[]"
     )
+
+
+def batch_literal(rng: random.Random) -> str:
+    """EXECUTE arguments for `mboa_ledger_apply` with BATCH transfers of 100 between random
+    accounts (entries point into the sorted, distinct account list)."""
+    pairs = [tuple(rng.sample(range(ACCOUNTS), 2)) for _ in range(BATCH)]
+    accounts = sorted({BASE_ID + a for pair in pairs for a in pair})
+    index = {account: i for i, account in enumerate(accounts, 1)}
+    e_item, e_acct, e_amount = [], [], []
+    for item, (debit, credit) in enumerate(pairs, 1):
+        e_item += [item, item]
+        e_acct += [index[BASE_ID + debit], index[BASE_ID + credit]]
+        e_amount += [-100, 100]
+
+    def texts(values: list[str]) -> str:
+        return "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]::text[]"
+
+    def nulls(kind: str) -> str:
+        return f"array_fill(NULL::{kind}, ARRAY[{BATCH}])"
+
+    return ", ".join([
+        f"ARRAY{accounts}::bigint[]",
+        texts([f"txn_{uuid.uuid4().hex}" for _ in pairs]),
+        texts([f"cost:{uuid.uuid4()}" for _ in pairs]),
+        f"array_fill('\\x00'::bytea, ARRAY[{BATCH}])",
+        texts(["transfer"] * BATCH), nulls("text"), nulls("text"),
+        f"array_fill(false, ARRAY[{BATCH}])", texts(["XAF"] * BATCH), texts(["posted"] * BATCH),
+        nulls("text"), nulls("text"), nulls("timestamptz"), nulls("text"), nulls("bigint"),
+        nulls("bigint"), nulls("bigint"), nulls("timestamptz"), nulls("text"), nulls("text"),
+        f"ARRAY{e_item}::integer[]", f"ARRAY{e_acct}::integer[]",
+        f"array_fill(0::smallint, ARRAY[{2 * BATCH}])", f"ARRAY{e_amount}::bigint[]",
+    ])  # fmt: skip
 
 
 async def prepare(url: str, revision: str) -> None:
@@ -102,11 +144,13 @@ async def prepare(url: str, revision: str) -> None:
         await connection.close()
 
 
-def count_instructions(pgdata: Path, database: str, call: str, transfers: int, seed: int) -> int:
-    """callgrind's instruction total for a single-user backend running `transfers` calls."""
-    rng = random.Random(seed)
-    lines = [f"PREPARE transfer({ARG_TYPES}) AS {call}"]
-    lines += [f"EXECUTE transfer({transfer_literal(rng)})" for _ in range(transfers)]
+def count_instructions(
+    pgdata: Path, database: str, statement: str, executes: list[str], answer: str
+) -> int:
+    """callgrind's instruction total for a single-user backend that prepares `statement` and
+    executes it with each argument list; every execution must print `answer`."""
+    lines = [f"PREPARE measured AS {statement}"]
+    lines += [f"EXECUTE measured({arguments})" for arguments in executes]
     run_as = PG_SYSTEM_USER if os.geteuid() == 0 else None
     with tempfile.TemporaryDirectory() as scratch:
         os.chmod(scratch, 0o777)
@@ -119,16 +163,36 @@ def count_instructions(pgdata: Path, database: str, call: str, transfers: int, s
             input="\n".join(lines) + "\n", capture_output=True, text=True, user=run_as,
             check=False,
         )  # fmt: skip
-        created = len(re.findall(r'"\{?created', completed.stdout))
-        if completed.returncode != 0 or created != transfers:
+        answered = completed.stdout.count(answer)
+        if completed.returncode != 0 or answered != len(executes):
             raise SystemExit(
-                f"single-user run failed ({created}/{transfers} created):\n"
+                f"single-user run failed ({answered}/{len(executes)} answered {answer}):\n"
                 f"{completed.stderr[-3000:]}"
             )
         summary = re.search(r"^summary: (\d+)$", out.read_text(), re.M)
         if summary is None:
             raise SystemExit("callgrind wrote no summary")
         return int(summary.group(1))
+
+
+def per_transfer(
+    pgdata: Path,
+    database: str,
+    statement: str,
+    make: Callable[[random.Random], str],
+    first: int,
+    more: int,
+    answer: str,
+    transfers_per_call: int,
+) -> int:
+    """Instructions per transfer: (first + more calls) - (first calls), over the added transfers.
+    The same seed gives both runs the same first calls."""
+    totals = []
+    for calls in (first, first + more):
+        rng = random.Random(7)
+        executes = [make(rng) for _ in range(calls)]
+        totals.append(count_instructions(pgdata, database, statement, executes, answer))
+    return (totals[1] - totals[0]) // (more * transfers_per_call)
 
 
 async def set_up(server: EmbeddedPostgres) -> None:
@@ -155,15 +219,24 @@ def main() -> None:
         server.stop(force=True)
     results: dict[str, Any] = {}
     for name, database in DATABASES.items():
-        counts = [
-            count_instructions(server.pgdata, database, CALLS[name], n, seed=7)
-            for n in (FIRST, FIRST + COUNT)
-        ]
-        per_transfer = (counts[1] - counts[0]) // COUNT
-        results[f"{name}_instructions_per_transfer"] = per_transfer
-        log(f"{name:<9} {per_transfer:>12,} instructions per transfer  ({CALLS[name][:48]}…)")
+        one = per_transfer(
+            server.pgdata, database, CALLS[name], transfer_literal, FIRST, COUNT,
+            ANSWERS[name], 1,
+        )  # fmt: skip
+        batched = per_transfer(
+            server.pgdata, database, APPLY_CALL, batch_literal, BATCH_FIRST, BATCHES,
+            f'created = "{BATCH}"', BATCH,
+        )  # fmt: skip
+        results[f"{name}_instructions_per_transfer"] = one
+        results[f"{name}_batch_instructions_per_transfer"] = batched
+        log(f"{name:<9} one transfer per call {one:>11,}   in batches of {BATCH} {batched:>9,}")
     results["ratio_to_baseline"] = round(
         results["head_instructions_per_transfer"] / results["baseline_instructions_per_transfer"],
+        3,
+    )
+    results["batch_ratio_to_baseline"] = round(
+        results["head_batch_instructions_per_transfer"]
+        / results["baseline_batch_instructions_per_transfer"],
         3,
     )
     results["baseline_revision"] = BASELINE_REVISION
