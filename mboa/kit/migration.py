@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 from alembic import op
 
 from mboa.config import get_settings
+
+
+def revision_module(filename: str) -> ModuleType:
+    """An earlier revision's module, for a downgrade that puts back what it created (revision
+    files start with a date, so they are loaded by path rather than imported)."""
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"revision_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def roles() -> tuple[str, str]:

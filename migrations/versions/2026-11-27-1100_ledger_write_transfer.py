@@ -46,7 +46,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from mboa.kit.migration import roles
+from mboa.kit.migration import revision_module, roles
 
 revision: str = "0006_ledger_write_transfer"
 down_revision: str | None = "0005_ledger_keys_pg13"
@@ -61,9 +61,6 @@ ACCOUNTS_CHECK = (
     # Holds (pending_debits, pending_credits) are never negative: the `ledger_nonnegative` domain.
     "(flags & 1 = 0 OR balance >= pending_debits) AND (flags & 2 = 0 OR balance <= -pending_credits)"
 )
-ACCOUNTS_CHECK_0004 = """pending_debits >= 0 AND pending_credits >= 0
-           AND (flags & 1 = 0 OR balance - pending_debits >= 0)
-           AND (flags & 2 = 0 OR balance + pending_credits <= 0)"""
 
 TRANSACTION_VALID_SQL = """
 CREATE FUNCTION mboa_ledger_transaction_valid(
@@ -79,9 +76,6 @@ END
 $$
 """
 TRANSACTIONS_CHECK = "mboa_ledger_transaction_valid(link, parent_id, phase, amount, fee, net)"
-TRANSACTIONS_CHECK_0004 = """(link IS NULL) = (parent_id IS NULL)
-           AND coalesce(link = 'resolve', false) = (phase IN ('post', 'void', 'expire'))
-           AND (net IS NULL OR net = amount - fee)"""
 
 # One transfer, posted or pending. Legs are aligned with `p_accounts` (one leg per distinct
 # account), as for `mboa_ledger_transfer`; anything else goes through `mboa_ledger_apply`.
@@ -212,16 +206,19 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    checks_0004 = revision_module("2026-11-27-0900_ledger_lean_writes.py").CHECKS
+    _, transactions_check = checks_0004["ledger_transactions"]
+    _, accounts_check = checks_0004["ledger_accounts"]
     op.execute(f"DROP FUNCTION {WRITE_TRANSFER_SIGNATURE}")
     op.execute(
         "ALTER TABLE ledger_transactions DROP CONSTRAINT ck_ledger_transactions_valid,"
-        f" ADD CONSTRAINT ck_ledger_transactions_valid CHECK ({TRANSACTIONS_CHECK_0004})"
+        f" ADD CONSTRAINT ck_ledger_transactions_valid CHECK ({transactions_check})"
     )
     op.execute(f"DROP FUNCTION {TRANSACTION_VALID_SIGNATURE}")
     op.execute(
         "ALTER TABLE ledger_accounts DROP CONSTRAINT ck_ledger_accounts_valid,"
         " ALTER COLUMN pending_debits TYPE bigint,"
         " ALTER COLUMN pending_credits TYPE bigint,"
-        f" ADD CONSTRAINT ck_ledger_accounts_valid CHECK ({ACCOUNTS_CHECK_0004})"
+        f" ADD CONSTRAINT ck_ledger_accounts_valid CHECK ({accounts_check})"
     )
     op.execute("DROP DOMAIN ledger_nonnegative")

@@ -31,11 +31,14 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from mboa.kit.migration import revision_module
+
 revision: str = "0007_ledger_row_checks_cached"
 down_revision: str | None = "0006_ledger_write_transfer"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+REVISION_0006 = "2026-11-27-1100_ledger_write_transfer.py"
 ENTRY_DOMAINS = {
     # column: (domain, base type, rule)
     "amount": ("ledger_entry_amount", "bigint", "VALUE <> 0"),
@@ -58,7 +61,6 @@ END
 $$
 """
 ACCOUNTS_CHECK = "mboa_ledger_account_valid(flags, balance, pending_debits, pending_credits)"
-ACCOUNTS_CHECK_0006 = "(flags & 1 = 0 OR balance >= pending_debits) AND (flags & 2 = 0 OR balance <= -pending_credits)"
 
 TRANSACTION_VALID_SQL = """
 CREATE FUNCTION mboa_ledger_transaction_valid(
@@ -74,7 +76,6 @@ END
 $$
 """
 TRANSACTIONS_CHECK = "mboa_ledger_transaction_valid(link, parent_id, phase, amount, fee, net)"
-TRANSACTION_VALID_0006 = "mboa_ledger_transaction_valid(text, text, text, bigint, bigint, bigint)"
 TRANSACTION_VALID_0007 = (
     "mboa_ledger_transaction_valid(ledger_link, varchar, ledger_phase, bigint, bigint, bigint)"
 )
@@ -131,34 +132,22 @@ def upgrade() -> None:
 
     op.execute(TRANSACTION_VALID_SQL)
     _swap_check("ledger_transactions", "ck_ledger_transactions_valid", TRANSACTIONS_CHECK)
-    op.execute(f"DROP FUNCTION {TRANSACTION_VALID_0006}")
+    op.execute(f"DROP FUNCTION {revision_module(REVISION_0006).TRANSACTION_VALID_SIGNATURE}")
 
 
 def downgrade() -> None:
-    # Revision 0006's function and checks (its module is not importable: the name starts with a
-    # digit), then the entries' CHECK of revision 0002.
-    op.execute(
-        """
-        CREATE FUNCTION mboa_ledger_transaction_valid(
-            link text, parent_id text, phase text, amount bigint, fee bigint, net bigint
-        ) RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-        BEGIN
-          RETURN (link IS NULL) = (parent_id IS NULL)
-             AND coalesce(link = 'resolve', false) = (phase IN ('post', 'void', 'expire'))
-             AND (net IS NULL OR (amount IS NOT NULL AND fee IS NOT NULL AND net = amount - fee));
-        END
-        $$
-        """
-    )
-    op.execute(
-        "ALTER TABLE ledger_transactions DROP CONSTRAINT ck_ledger_transactions_valid,"
-        " ADD CONSTRAINT ck_ledger_transactions_valid CHECK (mboa_ledger_transaction_valid("
-        "link::text, parent_id::text, phase::text, amount, fee, net))"
-    )
+    # Revision 0006's function and checks, then the entries' CHECK of revision 0002.
+    write_transfer_0006 = revision_module(REVISION_0006)
+    op.execute("ALTER TABLE ledger_transactions DROP CONSTRAINT ck_ledger_transactions_valid")
     op.execute(f"DROP FUNCTION {TRANSACTION_VALID_0007}")
+    op.execute(write_transfer_0006.TRANSACTION_VALID_SQL)
+    op.execute(
+        "ALTER TABLE ledger_transactions ADD CONSTRAINT ck_ledger_transactions_valid"
+        f" CHECK ({write_transfer_0006.TRANSACTIONS_CHECK})"
+    )
     op.execute(
         "ALTER TABLE ledger_accounts DROP CONSTRAINT ck_ledger_accounts_valid,"
-        f" ADD CONSTRAINT ck_ledger_accounts_valid CHECK ({ACCOUNTS_CHECK_0006})"
+        f" ADD CONSTRAINT ck_ledger_accounts_valid CHECK ({write_transfer_0006.ACCOUNTS_CHECK})"
     )
     op.execute(f"DROP FUNCTION {ACCOUNT_VALID}")
     changes = [

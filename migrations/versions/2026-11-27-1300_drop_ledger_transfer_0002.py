@@ -11,13 +11,11 @@ journal writer that nothing calls or tests is a liability (revision 0007 changed
 types under it), so it goes. Revision 0004's function stays one more release.
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 from alembic import op
 
-from mboa.kit.migration import roles
+from mboa.kit.migration import revision_module, roles
 
 revision: str = "0008_drop_ledger_transfer_0002"
 down_revision: str | None = "0007_ledger_row_checks_cached"
@@ -25,28 +23,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 WRITER = "mboa_ledger"
-SIGNATURE_0002 = (
-    "mboa_ledger_transfer(bigint[], text, text, bytea, text, text, text, boolean, text, text,"
-    " timestamptz, text, bigint, bigint, bigint, timestamptz, text, text, integer[], smallint[],"
-    " bigint[])"
-)
+REVISION_0002 = "2026-11-27-0500_ledger.py"
 
 
 def upgrade() -> None:
-    op.execute(f"DROP FUNCTION {SIGNATURE_0002}")
+    signature = revision_module(REVISION_0002).TRANSFER_SIGNATURE
+    op.execute(f"DROP FUNCTION {signature}")
 
 
 def downgrade() -> None:
-    # Revision 0002's text, read from its module (the file name starts with a digit, so it is
-    # loaded by path rather than imported).
-    path = Path(__file__).with_name("2026-11-27-0500_ledger.py")
-    spec = importlib.util.spec_from_file_location("ledger_0002", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    ledger_0002 = revision_module(REVISION_0002)
+    signature = ledger_0002.TRANSFER_SIGNATURE
     _, platform_role = roles()
-    op.execute(module.TRANSFER_SQL)
-    op.execute(f"ALTER FUNCTION {SIGNATURE_0002} OWNER TO {WRITER}")
-    op.execute(f"REVOKE ALL ON FUNCTION {SIGNATURE_0002} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE_0002} TO {platform_role}")
+    op.execute(ledger_0002.TRANSFER_SQL)
+    op.execute(f"ALTER FUNCTION {signature} OWNER TO {WRITER}")
+    op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {platform_role}")
