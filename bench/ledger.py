@@ -404,6 +404,18 @@ async def vacuum_journal(connect: Callable[[], Awaitable[asyncpg.Connection]]) -
         await connection.close()
 
 
+async def open_raw_accounts(owner: asyncpg.Connection, count: int) -> None:
+    """Raw accounts RAW_ID_BASE … + count - 1: the ledger's table, ids that pgbench and the raw
+    clients compute (they bypass the key hash). Needs the owner role."""
+    await owner.execute(
+        "INSERT INTO ledger_accounts (id, merchant_id, livemode, currency, kind, operator, shard)"
+        " SELECT $1::bigint + g, 'raw_' || g, false, 'XAF', 'general', 'raw', 0"
+        " FROM generate_series(0, $2::integer - 1) g",
+        RAW_ID_BASE,
+        count,
+    )
+
+
 async def prepare(owner_url: str, platform_url: str) -> None:
     """Open the accounts: ACCOUNTS for the service path, the same number with raw ids."""
     connection = await asyncpg.connect(plain_url(platform_url))
@@ -416,14 +428,7 @@ async def prepare(owner_url: str, platform_url: str) -> None:
         await connection.close()
     owner = await asyncpg.connect(plain_url(owner_url))
     try:
-        # Raw accounts: same table, ids pgbench can compute (they bypass the key hash).
-        await owner.execute(
-            "INSERT INTO ledger_accounts (id, merchant_id, livemode, currency, kind, operator, shard)"
-            " SELECT $1::bigint + g, 'raw_' || g, false, 'XAF', 'general', 'raw', 0"
-            " FROM generate_series(0, $2::integer - 1) g",
-            RAW_ID_BASE,
-            ACCOUNTS,
-        )
+        await open_raw_accounts(owner, ACCOUNTS)
         await owner.execute(
             "INSERT INTO ledger_accounts (id, merchant_id, livemode, currency, kind, operator, shard)"
             " SELECT $1::bigint + g, NULL, false, 'XAF', 'fee_revenue', 'raw', g"

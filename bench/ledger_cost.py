@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alembic import command  # noqa: E402
+from ledger import RAW_ID_BASE, open_raw_accounts, raw_args, raw_transfer_args  # noqa: E402
 
 from mboa.devservers import PG_SYSTEM_USER, EmbeddedPostgres, pg_bin_dir  # noqa: E402
 from mboa.postgres import plain_url, with_database  # noqa: E402
@@ -53,7 +53,6 @@ COUNT = int(os.environ.get("MBOA_BENCH_COST_TRANSFERS", "200"))
 BATCH = 100
 BATCH_FIRST = 2
 BATCHES = 10
-BASE_ID = 1_000_000_000
 PARAMS = ", ".join(f"${i}" for i in range(1, 19))
 # The statement each database's one-transfer path runs (repository.TRANSFER_SQL at each revision).
 CALLS = {
@@ -75,46 +74,61 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+TRANSFER_TYPES = (
+    "bigint[]", "text", "text", "bytea", "text", "text", "text", "boolean", "text", "text",
+    "text", "bigint", "bigint", "bigint", "text", "text", "smallint[]", "bigint[]",
+)  # fmt: skip
+APPLY_TYPES = (
+    "bigint[]", "text[]", "text[]", "bytea[]", "text[]", "text[]", "text[]", "boolean[]",
+    "text[]", "text[]", "text[]", "text[]", "timestamptz[]", "text[]", "bigint[]", "bigint[]",
+    "bigint[]", "timestamptz[]", "text[]", "text[]", "integer[]", "integer[]", "smallint[]",
+    "bigint[]",
+)  # fmt: skip
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"'\\x{value.hex()}'"
+    if isinstance(value, list):
+        return "ARRAY[" + ", ".join(_value(item) for item in value) + "]"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_arguments(values: list[Any], types: tuple[str, ...]) -> str:
+    """The raw clients' argument lists (bench/ledger.py) as EXECUTE literals. Arrays and bytes
+    are cast to their parameter's type (an array of NULLs is built with array_fill, which parses
+    in constant time); scalars take their type from the prepared statement."""
+
+    def literal(value: Any, type_: str) -> str:
+        if isinstance(value, list) and all(item is None for item in value):
+            return f"array_fill(NULL::{type_.removesuffix('[]')}, ARRAY[{len(value)}])"
+        if isinstance(value, list | bytes):
+            return f"{_value(value)}::{type_}"
+        return _value(value)
+
+    return ", ".join(literal(v, t) for v, t in zip(values, types, strict=True))
+
+
 def transfer_literal(rng: random.Random) -> str:
-    """EXECUTE arguments for one transfer of 100 between two random accounts."""
-    low, high = sorted(rng.sample(range(ACCOUNTS), 2))
-    return (
-        f"ARRAY[{BASE_ID + low}, {BASE_ID + high}]::bigint[], 'txn_{uuid.uuid4().hex}',"
-        f" 'cost:{uuid.uuid4()}', '\\x00'::bytea, 'transfer', NULL, NULL, false, 'XAF', 'posted',"
-        " NULL, NULL, NULL, NULL, NULL, NULL, ARRAY[0, 0]::smallint[], ARRAY[-100, 100]::bigint[]"
+    """One transfer of 100 between two random accounts, as the raw L1 client sends it."""
+    debit, credit = rng.sample(range(ACCOUNTS), 2)
+    return sql_arguments(
+        raw_transfer_args(RAW_ID_BASE + debit, RAW_ID_BASE + credit), TRANSFER_TYPES
     )
 
 
 def batch_literal(rng: random.Random) -> str:
-    """EXECUTE arguments for `mboa_ledger_apply` with BATCH transfers of 100 between random
-    accounts (entries point into the sorted, distinct account list)."""
-    pairs = [tuple(rng.sample(range(ACCOUNTS), 2)) for _ in range(BATCH)]
-    accounts = sorted({BASE_ID + a for pair in pairs for a in pair})
-    index = {account: i for i, account in enumerate(accounts, 1)}
-    e_item, e_acct, e_amount = [], [], []
-    for item, (debit, credit) in enumerate(pairs, 1):
-        e_item += [item, item]
-        e_acct += [index[BASE_ID + debit], index[BASE_ID + credit]]
-        e_amount += [-100, 100]
-
-    def texts(values: list[str]) -> str:
-        return "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]::text[]"
-
-    def nulls(kind: str) -> str:
-        return f"array_fill(NULL::{kind}, ARRAY[{BATCH}])"
-
-    return ", ".join([
-        f"ARRAY{accounts}::bigint[]",
-        texts([f"txn_{uuid.uuid4().hex}" for _ in pairs]),
-        texts([f"cost:{uuid.uuid4()}" for _ in pairs]),
-        f"array_fill('\\x00'::bytea, ARRAY[{BATCH}])",
-        texts(["transfer"] * BATCH), nulls("text"), nulls("text"),
-        f"array_fill(false, ARRAY[{BATCH}])", texts(["XAF"] * BATCH), texts(["posted"] * BATCH),
-        nulls("text"), nulls("text"), nulls("timestamptz"), nulls("text"), nulls("bigint"),
-        nulls("bigint"), nulls("bigint"), nulls("timestamptz"), nulls("text"), nulls("text"),
-        f"ARRAY{e_item}::integer[]", f"ARRAY{e_acct}::integer[]",
-        f"array_fill(0::smallint, ARRAY[{2 * BATCH}])", f"ARRAY{e_amount}::bigint[]",
-    ])  # fmt: skip
+    """BATCH transfers of 100 between random accounts, as the raw L3 client sends them."""
+    pairs = [rng.sample(range(ACCOUNTS), 2) for _ in range(BATCH)]
+    return sql_arguments(
+        raw_args([(RAW_ID_BASE + a, RAW_ID_BASE + b) for a, b in pairs]), APPLY_TYPES
+    )
 
 
 async def prepare(url: str, revision: str) -> None:
@@ -123,21 +137,10 @@ async def prepare(url: str, revision: str) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
     connection = await asyncpg.connect(plain_url(url))
     try:
-        await connection.execute(
-            "INSERT INTO ledger_accounts (id, merchant_id, livemode, currency, kind, operator, shard)"
-            " SELECT $1::bigint + g, 'cost_' || g, false, 'XAF', 'general', 'cost', 0"
-            " FROM generate_series(0, $2::integer - 1) g",
-            BASE_ID,
-            ACCOUNTS,
-        )
-        call = CALLS["head" if revision == "head" else "baseline"]
-        statement = await connection.prepare(call)
+        await open_raw_accounts(connection, ACCOUNTS)
+        statement = await connection.prepare(CALLS["head" if revision == "head" else "baseline"])
         for low in range(0, ACCOUNTS - 1, 2):
-            await statement.fetch(
-                [BASE_ID + low, BASE_ID + low + 1], f"txn_w{low}", f"warm:{low}", b"\0",
-                "transfer", None, None, False, "XAF", "posted", None, None, None, None, None,
-                None, [0, 0], [-100, 100],
-            )  # fmt: skip
+            await statement.fetch(*raw_transfer_args(RAW_ID_BASE + low, RAW_ID_BASE + low + 1))
         await connection.execute("VACUUM ANALYZE")
         await connection.execute("CHECKPOINT")
     finally:
