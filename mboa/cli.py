@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 import httpx
@@ -23,6 +24,11 @@ import typer
 from mboa.config import ConfigurationError, Settings, load_settings
 from mboa.ledger.cli import ledger_app
 from mboa.runtime import Services, migrate, resolve_services
+
+# How long `mboa up` waits for its children to serve /readyz. They only import and connect (the
+# database is already up and migrated), a few seconds on an idle machine; the margin is for a
+# first start on a loaded CI box. A child that exits ends the wait at once.
+READY_WAIT_SECONDS = 180.0
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Database commands.")
@@ -190,18 +196,36 @@ def admin_create(
         services.stop()
 
 
-def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: float = 60) -> bool:
+def _exited(commands: list[list[str]], children: list[subprocess.Popen[bytes]]) -> str | None:
+    """`mboa api exited with 1` for the first child that is no longer running, else None."""
+    for command, child in zip(commands, children, strict=True):
+        if child.poll() is not None:
+            return f"mboa {' '.join(command)} exited with {child.returncode}"
+    return None
+
+
+def _wait_ready(
+    url: str,
+    commands: list[list[str]],
+    children: list[subprocess.Popen[bytes]],
+    timeout: float,
+    stop_requested: Callable[[], bool],
+) -> str | None:
+    """None once `url` answers 200 (or a stop was requested); otherwise why it never did."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(child.poll() is not None for child in children):
-            return False
+    while time.monotonic() < deadline and not stop_requested():
+        exited = _exited(commands, children)
+        if exited is not None:
+            return exited
         try:
             if httpx.get(url, timeout=1).status_code == 200:
-                return True
+                return None
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    return False
+    if stop_requested():
+        return None
+    return f"{url} did not answer 200 within {timeout:.0f} s"
 
 
 def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
@@ -259,14 +283,18 @@ def up(
                 subprocess.Popen([sys.executable, "-m", "mboa", *command], start_new_session=True)
             )
         base = settings.base_url
-        if not _wait_ready(f"{base}/readyz", children):
-            typer.echo("the API did not become ready; see the logs above", err=True)
+        not_ready = _wait_ready(
+            f"{base}/readyz", commands, children, READY_WAIT_SECONDS, lambda: stopping
+        )
+        if not_ready is not None:
+            typer.echo(f"not ready: {not_ready}; see the logs above", err=True)
             exit_code = 1
-            return
-        _print_banner(settings, services, account)
-        while not stopping:
-            if any(child.poll() is not None for child in children):
-                typer.echo("a process exited; stopping everything", err=True)
+        elif not stopping:
+            _print_banner(settings, services, account)
+        while exit_code == 0 and not stopping:
+            exited = _exited(commands, children)
+            if exited is not None:
+                typer.echo(f"{exited}; stopping everything", err=True)
                 exit_code = 1
                 break
             time.sleep(0.3)

@@ -23,7 +23,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MBOA_")}
     env.update(
         MBOA_DATA_DIR=str(data_dir),
@@ -33,28 +33,36 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
         MBOA_AUTH__ARGON2_TIME_COST="1",
         MBOA_AUTH__ARGON2_MEMORY_COST_KIB="1024",
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "mboa", "up"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    # The children's logs go to a file (not a pipe nobody drains), so a failure can show them.
+    with log.open("a") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mboa", "up"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        )
 
 
-def _secret_key(process: subprocess.Popen[str], timeout: float) -> str:
+def _tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _secret_key(process: subprocess.Popen[str], timeout: float, log: Path) -> str:
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
             if process.poll() is not None:
-                raise AssertionError(f"mboa up exited with {process.returncode}")
+                raise AssertionError(
+                    f"mboa up exited with {process.returncode}; its stderr ends:\n{_tail(log)}"
+                )
             continue
         if line.startswith("sk_test_"):
             return line.strip()
-    raise AssertionError("no sk_test_ key printed in time")
+    raise AssertionError(f"no sk_test_ key printed in time; stderr ends:\n{_tail(log)}")
 
 
 def _leftovers(data_dir: Path) -> list[str]:
@@ -73,10 +81,11 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    log = tmp_path / "stderr.log"
     port = _free_port()
-    process = _start(data_dir, port)
+    process = _start(data_dir, port, log)
     try:
-        key = _secret_key(process, timeout=120)
+        key = _secret_key(process, timeout=240, log=log)
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{base}/readyz").status_code == 200
         account = httpx.get(f"{base}/v1/account", headers={"Authorization": f"Bearer {key}"})
@@ -89,9 +98,9 @@ def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
 
     # A second start reuses the data: same demo merchant, same key. (How fast it serves again is
     # measured by bench/startup.py, not asserted here.)
-    process = _start(data_dir, port)
+    process = _start(data_dir, port, log)
     try:
-        again = _secret_key(process, timeout=60)
+        again = _secret_key(process, timeout=240, log=log)
         assert again == key
         reused = httpx.get(
             f"http://127.0.0.1:{port}/v1/account", headers={"Authorization": f"Bearer {again}"}
@@ -99,4 +108,22 @@ def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
         assert reused.json()["id"] == account.json()["id"]
     finally:
         _stop(process)
+    assert _leftovers(data_dir) == []
+
+    # A child that cannot start (here the API, its port taken) stops everything with a non-zero
+    # exit and names the process, rather than waiting or exiting 0 without a banner.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        process = _start(data_dir, port, log)
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.read()
+            process.wait(timeout=240)
+        finally:
+            if process.poll() is None:
+                _stop(process)
+    assert process.returncode == 1
+    assert "sk_test_" not in banner
+    assert "mboa api exited with" in _tail(log)
     assert _leftovers(data_dir) == []

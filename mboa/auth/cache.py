@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.api_keys.repository import KeyForAuthentication
+from mboa.kit.tasks import cancel_and_wait
 
 log = structlog.get_logger("mboa.auth.cache")
 CHANNEL = "mboa:auth:invalidate"
@@ -128,7 +129,5 @@ class ApiKeyCache:
 
     async def stop(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await cancel_and_wait(self._listener)
             self._listener = None

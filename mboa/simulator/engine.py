@@ -21,6 +21,7 @@ import httpx
 import orjson
 import structlog
 
+from mboa.kit.tasks import cancel_and_wait
 from mboa.providers.masking import mask_phone
 from mboa.simulator.config import SimulatorSettings
 from mboa.simulator.scenarios import Outcome, plan_for
@@ -406,10 +407,8 @@ class Engine:
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(task)
         self._tasks.clear()
         await self.http.aclose()
 

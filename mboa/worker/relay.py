@@ -11,6 +11,7 @@ import structlog
 from bullmq import Queue
 
 from mboa.config import Settings
+from mboa.kit.tasks import cancel_and_wait
 from mboa.kit.time import utc_now
 from mboa.postgres import Database, plain_url
 from mboa.worker._registry import REGISTRY, job_options
@@ -110,9 +111,7 @@ class OutboxRelay:
                         _first(self.wakeup, stop), self.settings.worker.outbox_poll_seconds
                     )
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await cancel_and_wait(listener)
             await self.close()
 
     async def close(self) -> None:

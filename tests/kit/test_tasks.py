@@ -1,0 +1,63 @@
+"""`cancel_and_wait` stops a task even when Python 3.11's `asyncio.wait_for` loses the cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from mboa.kit.tasks import cancel_and_wait
+
+
+async def _victim(inner: asyncio.Future[int], reached_after: asyncio.Event) -> None:
+    await asyncio.wait_for(inner, 10)
+    reached_after.set()
+    await asyncio.Event().wait()  # like a pub/sub read: blocks until cancelled
+
+
+async def _cancel_as_inner_completes() -> tuple[asyncio.Task[None], asyncio.Event]:
+    loop = asyncio.get_running_loop()
+    inner: asyncio.Future[int] = loop.create_future()
+    reached_after = asyncio.Event()
+    task = asyncio.create_task(_victim(inner, reached_after))
+    await asyncio.sleep(0)  # the task is now waiting inside wait_for
+    inner.set_result(1)  # completes in the same turn as the cancel below
+    task.cancel()
+    return task, reached_after
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="wait_for was fixed in 3.12")
+async def test_a_single_cancel_can_be_lost_on_311() -> None:
+    # The race itself (python/cpython#86296), shown so the helper below is known to be needed.
+    task, reached_after = await _cancel_as_inner_completes()
+    done, _ = await asyncio.wait({task}, timeout=0.3)
+    assert not done
+    assert reached_after.is_set()
+    await cancel_and_wait(task)
+
+
+async def test_cancel_and_wait_stops_a_task_whose_cancel_was_lost() -> None:
+    task, _ = await _cancel_as_inner_completes()
+    async with asyncio.timeout(5):
+        await cancel_and_wait(task)
+    assert task.cancelled()
+
+
+async def test_cancel_and_wait_raises_what_the_task_raised() -> None:
+    async def failing() -> None:
+        raise ValueError("boom")
+
+    task = asyncio.create_task(failing())
+    await asyncio.sleep(0)
+    with pytest.raises(ValueError, match="boom"):
+        await cancel_and_wait(task)
+
+
+async def test_cancel_and_wait_on_a_finished_task_returns() -> None:
+    async def quick() -> int:
+        return 1
+
+    task = asyncio.create_task(quick())
+    await task
+    await cancel_and_wait(task)
