@@ -14,13 +14,9 @@ import httpx
 import psutil
 import pytest
 
+from tests.conftest import free_port
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[str]:
@@ -28,8 +24,8 @@ def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[str]:
     env.update(
         MBOA_DATA_DIR=str(data_dir),
         MBOA_PORT=str(port),
-        MBOA_PROVIDERS__SIMULATOR__MTN_PORT=str(_free_port()),
-        MBOA_PROVIDERS__SIMULATOR__ORANGE_PORT=str(_free_port()),
+        MBOA_PROVIDERS__SIMULATOR__MTN_PORT=str(free_port()),
+        MBOA_PROVIDERS__SIMULATOR__ORANGE_PORT=str(free_port()),
         MBOA_AUTH__ARGON2_TIME_COST="1",
         MBOA_AUTH__ARGON2_MEMORY_COST_KIB="1024",
     )
@@ -82,7 +78,7 @@ def _stop(process: subprocess.Popen[str]) -> None:
 def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     log = tmp_path / "stderr.log"
-    port = _free_port()
+    port = free_port()
     process = _start(data_dir, port, log)
     try:
         key = _secret_key(process, timeout=240, log=log)
