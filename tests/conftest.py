@@ -3,10 +3,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
-import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -17,6 +14,7 @@ from redis.asyncio import Redis
 
 from mboa.app import build_state, close_state, create_app, start_state
 from mboa.config import Settings
+from mboa.kit.net import free_port
 from mboa.postgres import Database, database_name, plain_url
 from mboa.state import AppState
 from tests.helpers import Api
@@ -52,32 +50,6 @@ def database_url(pytestconfig: pytest.Config) -> str:
 def redis_url(pytestconfig: pytest.Config) -> str:
     base = os.environ["MBOA_TEST_REDIS_URL"].rsplit("/", 1)[0]
     return f"{base}/{1 + worker_index(pytestconfig) % 15}"
-
-
-def free_port() -> int:
-    """A port that is free now and that the kernel will not hand out by itself meanwhile.
-
-    A port from `bind(0)` comes from the ephemeral range, where the kernel also picks the local
-    port of every outgoing connection; a server that binds it seconds later (`mboa up` does, after
-    starting its database) can find it taken. Ports just below that range are never picked by the
-    kernel, so only another test choosing the same one at random could collide.
-    """
-    low = _ephemeral_low()
-    while True:
-        port = random.randrange(max(1024, low - 12_000), low)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768  # Linux's default
 
 
 def make_settings(**overrides: object) -> Settings:

@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import free_port
+from mboa.kit.net import free_port
 
 pytestmark = pytest.mark.slow
 

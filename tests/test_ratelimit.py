@@ -8,8 +8,9 @@ from prometheus_client import REGISTRY
 
 from mboa.config import RateLimitSettings, Settings
 from mboa.exceptions import ServiceUnavailable
+from mboa.kit.net import free_port
 from mboa.ratelimit import RateLimiter
-from tests.conftest import free_port, other_api
+from tests.conftest import other_api
 from tests.helpers import Api, assert_error, bearer
 
 

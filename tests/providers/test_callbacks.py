@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 
 from mboa.config import RateLimitSettings, Settings
+from mboa.kit.net import free_port
 from mboa.models import CallbackResult, CallbackVerification
 from mboa.postgres import Database
 from mboa.providers import ProviderName, service
@@ -30,7 +31,7 @@ from mboa.providers.types import (
 )
 from mboa.simulator.run import RunningSimulators
 from mboa.worker import TaskContext
-from tests.conftest import free_port, make_settings, other_api
+from tests.conftest import make_settings, other_api
 from tests.helpers import assert_error
 from tests.providers.conftest import RESILIENCE, eventually, mtn_settings, orange_settings
 
