@@ -291,13 +291,17 @@ def up(
             exit_code = 1
         elif not stopping:
             _print_banner(settings, services, account)
-        while exit_code == 0 and not stopping:
+        while exit_code == 0:
+            # Children run in their own sessions, so Ctrl-C does not reach them: any of them that
+            # has exited before we stop it has failed, even when a stop was requested meanwhile.
             exited = _exited(commands, children)
             if exited is not None:
                 typer.echo(f"{exited}; stopping everything", err=True)
                 exit_code = 1
+            elif stopping:
                 break
-            time.sleep(0.3)
+            else:
+                time.sleep(0.3)
     finally:
         _stop_children(children)
         services.stop()

@@ -113,9 +113,7 @@ def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
         taken.listen()
         process = _start(data_dir, port, log)
         try:
-            assert process.stdout is not None
-            banner = process.stdout.read()
-            process.wait(timeout=240)
+            banner, _ = process.communicate(timeout=240)
         finally:
             if process.poll() is None:
                 _stop(process)

@@ -9,6 +9,8 @@ from pathlib import Path
 _PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _LINUX_DEFAULT_EPHEMERAL_LOW = 32768
 _SPAN = 12_000  # ports tried, just below the ephemeral range
+_MIN_SPAN = 1_000
+_FIRST_UNPRIVILEGED = 1024
 _ATTEMPTS = 200
 
 
@@ -25,12 +27,14 @@ def free_port(preferred: int | None = None) -> int:
     if preferred is not None and _bindable(preferred):
         return preferred
     low = _ephemeral_low()
-    if low - _SPAN >= 1024:
+    if low - _MIN_SPAN >= _FIRST_UNPRIVILEGED:
         for _ in range(_ATTEMPTS):
-            port = random.randrange(low - _SPAN, low)
+            port = random.randrange(max(_FIRST_UNPRIVILEGED, low - _SPAN), low)
             if _bindable(port):
                 return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded machine
+    # An ephemeral range that starts (nearly) at 1024, or no free port below it: the kernel's
+    # choice, with the race described above.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-# How often a cancellation is repeated while the task is still running.
-_RECANCEL_SECONDS = 0.05
+import structlog
+
+log = structlog.get_logger("mboa.tasks")
+
+# How long a cancelled task gets to finish (its cleanup included) before the cancel is repeated.
+RECANCEL_AFTER_SECONDS = 1.0
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
@@ -17,10 +21,15 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
     completes (https://github.com/python/cpython/issues/86296, fixed in 3.12). The task then runs
     on as if never cancelled, for instance into a blocking pub/sub read, and a plain
     `await task` waits forever. Seen in `mboa api`: a process that could not bind its port hung
-    in its lifespan shutdown instead of exiting. So the cancellation is repeated until it lands.
+    in its lifespan shutdown instead of exiting. So a task still running a second after the
+    cancel (its cleanup, such as closing a connection, takes milliseconds) is cancelled again.
     """
-    while not task.done():
+    task.cancel()
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=RECANCEL_AFTER_SECONDS)
+        if done:
+            break
+        log.warning("task_cancel_repeated", task=task.get_name())
         task.cancel()
-        await asyncio.wait({task}, timeout=_RECANCEL_SECONDS)
     if not task.cancelled():
         task.result()

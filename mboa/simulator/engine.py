@@ -406,7 +406,12 @@ class Engine:
         return rows
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
+        # Cancel every task in one pass first: while the first ones are being waited for, a
+        # timer among the later ones must not wake up and start a new delivery.
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(Exception):
                 await cancel_and_wait(task)
         self._tasks.clear()

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mboa.kit.tasks import cancel_and_wait
+from mboa.kit.tasks import RECANCEL_AFTER_SECONDS, cancel_and_wait
 
 
 async def _victim(inner: asyncio.Future[int], reached_after: asyncio.Event) -> None:
@@ -38,10 +38,39 @@ async def test_a_single_cancel_can_be_lost_on_311() -> None:
 
 
 async def test_cancel_and_wait_stops_a_task_whose_cancel_was_lost() -> None:
-    task, _ = await _cancel_as_inner_completes()
-    async with asyncio.timeout(5):
-        await cancel_and_wait(task)
-    assert task.cancelled()
+    loop = asyncio.get_running_loop()
+    inner: asyncio.Future[int] = loop.create_future()
+    task = asyncio.create_task(_victim(inner, asyncio.Event()))
+    await asyncio.sleep(0)  # the task is now waiting inside wait_for
+    # The helper runs on its own (a version that hangs fails here rather than being rescued by a
+    # cancellation of the test), and its first cancel lands in the same turn as the inner
+    # future's result: that is the cancel wait_for loses.
+    stopping = asyncio.create_task(cancel_and_wait(task))
+    inner.set_result(1)
+    done, _ = await asyncio.wait({stopping}, timeout=RECANCEL_AFTER_SECONDS + 2)
+    try:
+        assert stopping in done, "cancel_and_wait did not stop the task"
+        stopping.result()
+        assert task.cancelled()
+    finally:  # after a failure, leave nothing running
+        stopping.cancel()
+        task.cancel()
+
+
+async def test_cleanup_after_the_cancel_is_not_cut_short() -> None:
+    cleaned_up = asyncio.Event()
+
+    async def with_slow_cleanup() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(RECANCEL_AFTER_SECONDS / 4)  # closing a connection, say
+            cleaned_up.set()
+
+    task = asyncio.create_task(with_slow_cleanup())
+    await asyncio.sleep(0)
+    await cancel_and_wait(task)
+    assert cleaned_up.is_set()
 
 
 async def test_cancel_and_wait_raises_what_the_task_raised() -> None:
