@@ -16,21 +16,22 @@ async def _victim(inner: asyncio.Future[int], reached_after: asyncio.Event) -> N
     await asyncio.Event().wait()  # like a pub/sub read: blocks until cancelled
 
 
-async def _cancel_as_inner_completes() -> tuple[asyncio.Task[None], asyncio.Event]:
-    loop = asyncio.get_running_loop()
-    inner: asyncio.Future[int] = loop.create_future()
+async def _waiting_in_wait_for() -> tuple[asyncio.Task[None], asyncio.Future[int], asyncio.Event]:
+    """A task waiting inside `wait_for(inner)`; completing `inner` in the same turn as a cancel
+    is what loses the cancel."""
+    inner: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     reached_after = asyncio.Event()
     task = asyncio.create_task(_victim(inner, reached_after))
-    await asyncio.sleep(0)  # the task is now waiting inside wait_for
-    inner.set_result(1)  # completes in the same turn as the cancel below
-    task.cancel()
-    return task, reached_after
+    await asyncio.sleep(0)
+    return task, inner, reached_after
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="wait_for was fixed in 3.12")
 async def test_a_single_cancel_can_be_lost_on_311() -> None:
     # The race itself (python/cpython#86296), shown so the helper below is known to be needed.
-    task, reached_after = await _cancel_as_inner_completes()
+    task, inner, reached_after = await _waiting_in_wait_for()
+    inner.set_result(1)
+    task.cancel()
     done, _ = await asyncio.wait({task}, timeout=0.3)
     assert not done
     assert reached_after.is_set()
@@ -38,10 +39,7 @@ async def test_a_single_cancel_can_be_lost_on_311() -> None:
 
 
 async def test_cancel_and_wait_stops_a_task_whose_cancel_was_lost() -> None:
-    loop = asyncio.get_running_loop()
-    inner: asyncio.Future[int] = loop.create_future()
-    task = asyncio.create_task(_victim(inner, asyncio.Event()))
-    await asyncio.sleep(0)  # the task is now waiting inside wait_for
+    task, inner, _ = await _waiting_in_wait_for()
     # The helper runs on its own (a version that hangs fails here rather than being rescued by a
     # cancellation of the test), and its first cancel lands in the same turn as the inner
     # future's result: that is the cancel wait_for loses.
