@@ -8,6 +8,9 @@ Scenarios, each measured for MBOA_BENCH_SECONDS (default 20) after a warm-up, in
 and, in the same run, the raw limit of the same transfers:
   raw_l1      pgbench (C client) calling the same SQL function with the same shape of transfer
   raw_*_asyncpg  bare asyncpg with pre-built arguments (no Posting objects, no hashing)
+  floor_l1, floor_l3  the host's floor: pgbench writing the same rows (header, two entries with
+              their version chain, two balances) to bare tables of their own, with none of the
+              ledger's rules, one transfer or BATCH transfers per transaction (FLOOR_TABLES)
 then `ledger verify`. The last line of output is one JSON object.
 
 PostgreSQL: the embedded server of the `bench` profile (fsync and synchronous_commit on) unless
@@ -339,15 +342,96 @@ SELECT 1 / ((mboa_ledger_write_transfer(ARRAY[:lo, :hi]::bigint[], \
 """
 
 
-class Pgbench(Scenario):
-    """pgbench running the same L1 transfer through the same function (the SQL limit), in
-    slices like the others: each slice is one pgbench run over fresh connections."""
+# The host's floor: the least a double-entry write with a per-account version chain can do in one
+# durable transaction (lock two accounts in id order, insert a header with a unique key, insert
+# two entries carrying balance_after and version, update the two balances), on bare tables of
+# its own: no CHECK, no domain, no function, no verdict, no idempotency look-up, one index per
+# table beyond the keys. What the ledger adds on top is its rules; how far the host lets any
+# ledger go is this number. Its accounts are FLOOR_TABLES' own, ids 0 … ACCOUNTS - 1.
+FLOOR_TABLES = (
+    "CREATE SCHEMA bench_floor",
+    "CREATE TABLE bench_floor.accounts (id bigint PRIMARY KEY, balance bigint NOT NULL,"
+    " version bigint NOT NULL)",
+    "CREATE TABLE bench_floor.transactions (id text PRIMARY KEY, idempotency_key text UNIQUE,"
+    " created_at timestamptz NOT NULL)",
+    "CREATE TABLE bench_floor.entries (account_id bigint, version bigint, transaction_id text,"
+    " amount bigint NOT NULL, balance_after bigint NOT NULL, PRIMARY KEY (account_id, version))",
+)
+PGBENCH_FLOOR = """\\set a random(0, {last_but_one})
+\\set b random(:a + 1, {last})
+WITH chain AS MATERIALIZED (
+  SELECT a.id, a.version + 1 AS version, x.amount, a.balance + x.amount AS balance_after
+  FROM bench_floor.accounts a
+  JOIN (VALUES (:a::bigint, -100::bigint), (:b::bigint, 100::bigint)) x(id, amount) ON x.id = a.id
+  ORDER BY a.id FOR NO KEY UPDATE OF a
+), header AS (
+  INSERT INTO bench_floor.transactions
+  VALUES ('txn_00' || md5(random()::text), '0pgb:' || gen_random_uuid()::text, clock_timestamp())
+  RETURNING id
+), entries AS (
+  INSERT INTO bench_floor.entries
+  SELECT c.id, c.version, h.id, c.amount, c.balance_after FROM header h, chain c
+)
+UPDATE bench_floor.accounts AS acc SET balance = c.balance_after, version = c.version
+  FROM chain c WHERE acc.id = c.id;
+"""
 
-    def __init__(self, url: str, clients: int) -> None:
+# The same floor for L3: BATCH transfers between random pairs in one statement, as set-based as
+# the ledger's own batch path (lock every account in id order, number each account's versions
+# through the batch, write the headers and entries, set each account's final balance).
+PGBENCH_FLOOR_BATCH = """WITH items AS (
+  SELECT g AS item, 'txn_00' || md5(random()::text) AS txn, a,
+         a + 1 + floor(random() * ({last} - a))::bigint AS b
+  FROM (SELECT g, floor(random() * {last})::bigint AS a FROM generate_series(1, {batch}) g) s
+), legs AS (
+  SELECT item, txn, a AS account_id, -100::bigint AS amount FROM items
+  UNION ALL SELECT item, txn, b, 100 FROM items
+), locked AS MATERIALIZED (
+  SELECT id, balance, version FROM bench_floor.accounts
+  WHERE id IN (SELECT account_id FROM legs) ORDER BY id FOR NO KEY UPDATE
+), chain AS MATERIALIZED (
+  SELECT l.item, l.txn, l.account_id, l.amount,
+         k.version + row_number() OVER w AS version,
+         k.balance + sum(l.amount) OVER w AS balance_after
+  FROM legs l JOIN locked k ON k.id = l.account_id
+  WINDOW w AS (PARTITION BY l.account_id ORDER BY l.item)
+), header AS (
+  INSERT INTO bench_floor.transactions
+  SELECT txn, '0pgb:' || gen_random_uuid()::text, clock_timestamp() FROM items
+), entries AS (
+  INSERT INTO bench_floor.entries SELECT account_id, version, txn, amount, balance_after FROM chain
+)
+UPDATE bench_floor.accounts AS acc SET balance = f.balance_after, version = f.version
+  FROM (SELECT DISTINCT ON (account_id) account_id, version, balance_after FROM chain
+        ORDER BY account_id, version DESC) f
+  WHERE acc.id = f.account_id;
+"""
+
+
+async def create_floor_tables(owner: asyncpg.Connection, platform_role: str, count: int) -> None:
+    for statement in FLOOR_TABLES:
+        await owner.execute(statement)
+    await owner.execute(
+        "INSERT INTO bench_floor.accounts SELECT g, 0, 0 FROM generate_series(0, $1::integer - 1) g",
+        count,
+    )
+    await owner.execute(f'GRANT USAGE ON SCHEMA bench_floor TO "{platform_role}"')
+    await owner.execute(
+        f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA bench_floor TO "{platform_role}"'
+    )
+
+
+class Pgbench(Scenario):
+    """pgbench (a C client) running one script, in slices like the others: each slice is one
+    pgbench run over fresh connections."""
+
+    def __init__(
+        self, name: str, url: str, clients: int, script: str, transfers_per_call: int = 1
+    ) -> None:
         # The step is unused: pgbench, not this process, runs the transfers (see `slice`).
-        super().__init__("raw_l1 (pgbench)", clients, raw_l1_step)
+        super().__init__(name, clients, raw_l1_step)
         self.url = url
-        script = PGBENCH_L1.format(last=ACCOUNTS - 1, last_but_one=ACCOUNTS - 2, base=RAW_ID_BASE)
+        self.transfers_per_call = transfers_per_call
         with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
             handle.write(script)
         os.chmod(handle.name, 0o644)  # pgbench may run as the server's user
@@ -382,7 +466,7 @@ class Pgbench(Scenario):
         ]
         if len(per_second) < measured - 1:
             raise SystemExit(f"pgbench printed too little progress:\n{completed.stderr}")
-        self.done += round(sum(per_second))
+        self.done += round(sum(per_second) * self.transfers_per_call)
         self.elapsed += len(per_second)
 
 
@@ -398,7 +482,8 @@ async def vacuum_journal(connect: Callable[[], Awaitable[asyncpg.Connection]]) -
     connection = await connect()
     try:
         await connection.execute(
-            "VACUUM ANALYZE ledger_accounts, ledger_transactions, ledger_entries"
+            "VACUUM ANALYZE ledger_accounts, ledger_transactions, ledger_entries,"
+            " bench_floor.accounts, bench_floor.transactions, bench_floor.entries"
         )
     finally:
         await connection.close()
@@ -416,8 +501,9 @@ async def open_raw_accounts(owner: asyncpg.Connection, count: int) -> None:
     )
 
 
-async def prepare(owner_url: str, platform_url: str) -> None:
-    """Open the accounts: ACCOUNTS for the service path, the same number with raw ids."""
+async def prepare(owner_url: str, platform_url: str, platform_role: str) -> None:
+    """Open the accounts: ACCOUNTS for the service path, the same number with raw ids, and the
+    same number in the host floor's own tables."""
     connection = await asyncpg.connect(plain_url(platform_url))
     try:
         executor = ConnectionExecutor(connection)
@@ -435,6 +521,7 @@ async def prepare(owner_url: str, platform_url: str) -> None:
             " FROM generate_series(0, 31) g",
             HOT_RAW_BASE,
         )
+        await create_floor_tables(owner, platform_role, ACCOUNTS)
         await owner.execute("VACUUM ANALYZE")
         await owner.execute("CHECKPOINT")
     finally:
@@ -489,7 +576,7 @@ async def main_async(
     await asyncio.to_thread(migrate, owner_url)
     _, platform_url = role_urls(settings, owner_url)
     log(f"preparing {ACCOUNTS:,} accounts (+ {ACCOUNTS:,} raw) …")
-    await prepare(owner_url, platform_url)
+    await prepare(owner_url, platform_url, settings.database.platform_role)
 
     client_url = over_socket(platform_url, socket_dir, port)
 
@@ -521,11 +608,23 @@ async def main_async(
         results["l1_tps"],
         results["raw_l1_asyncpg_tps"],
         results["raw_l1_tps"],
+        results["floor_l1_tps"],
     ) = await run_interleaved(
         connect,
         Scenario("L1 service", CONNECTIONS, l1_step),
         Scenario("L1 raw asyncpg", CONNECTIONS, raw_l1_step),
-        Pgbench(client_url, CONNECTIONS),
+        Pgbench(
+            "raw_l1 (pgbench)",
+            client_url,
+            CONNECTIONS,
+            PGBENCH_L1.format(last=ACCOUNTS - 1, last_but_one=ACCOUNTS - 2, base=RAW_ID_BASE),
+        ),
+        Pgbench(
+            "host floor (pgbench)",
+            client_url,
+            CONNECTIONS,
+            PGBENCH_FLOOR.format(last=ACCOUNTS - 1, last_but_one=ACCOUNTS - 2),
+        ),
     )
     await vacuum_journal(connect)
     results["l2_hot_tps"], results["raw_l2_asyncpg_tps"] = await run_interleaved(
@@ -534,18 +633,33 @@ async def main_async(
         Scenario("L2 hot raw asyncpg", CONNECTIONS, raw_l2_step),
     )
     await vacuum_journal(connect)
-    results["l3_batch_tps"], results["raw_l3_asyncpg_tps"] = await run_interleaved(
+    (
+        results["l3_batch_tps"],
+        results["raw_l3_asyncpg_tps"],
+        results["floor_l3_tps"],
+    ) = await run_interleaved(
         connect,
         Scenario(f"L3 batch {BATCH} service", BATCH_CONNECTIONS, l3_step),
         Scenario(f"L3 batch {BATCH} raw", BATCH_CONNECTIONS, raw_l3_step),
+        Pgbench(
+            f"host floor batch {BATCH} (pgbench)",
+            client_url,
+            BATCH_CONNECTIONS,
+            PGBENCH_FLOOR_BATCH.format(last=ACCOUNTS - 1, batch=BATCH),
+            transfers_per_call=BATCH,
+        ),
     )
     # Each ratio is against bare asyncpg: the same client stack with none of our code, so it
     # measures what the ledger's service path costs. pgbench (a C client) is the SQL limit; the
     # ratio to it also counts Python's own per-call cost, and is reported beside.
     results["l1_ratio"] = results["l1_tps"] / max(results["raw_l1_asyncpg_tps"], 1)
     results["l1_ratio_vs_pgbench"] = results["l1_tps"] / max(results["raw_l1_tps"], 1)
+    # What fraction of the host's floor (FLOOR_TABLES) the ledger's own SQL and the service reach.
+    results["raw_l1_floor_ratio"] = results["raw_l1_tps"] / max(results["floor_l1_tps"], 1)
+    results["l1_floor_ratio"] = results["l1_tps"] / max(results["floor_l1_tps"], 1)
     results["l2_ratio"] = results["l2_hot_tps"] / max(results["raw_l2_asyncpg_tps"], 1)
     results["l3_ratio"] = results["l3_batch_tps"] / max(results["raw_l3_asyncpg_tps"], 1)
+    results["l3_floor_ratio"] = results["l3_batch_tps"] / max(results["floor_l3_tps"], 1)
     results["verify_ok"] = await run_verify(settings, owner_url)
     return results
 
