@@ -16,6 +16,7 @@ from mboa.kit.openapi import error_responses, list_response
 from mboa.kit.pagination import ListParams, list_params
 from mboa.kit.schemas import ListObject
 from mboa.kit.time import MAX_UNIX_TIME, from_unix
+from mboa.ledger.posting import BalanceTransactionType
 from mboa.ledger.schemas import Balance, BalanceTransaction
 from mboa.ledger.service import ledger
 from mboa.routing import ApiRoute, SessionDep
@@ -42,7 +43,7 @@ async def list_balance_transactions(
     auth: BalanceRead,
     session: SessionDep,
     params: Annotated[ListParams, Depends(list_params)],
-    type: Annotated[str | None, Query(max_length=30, description="e.g. payment, payout")] = None,
+    type: Annotated[BalanceTransactionType | None, Query()] = None,
     source: Annotated[str | None, Query(max_length=64, description="e.g. pi_…")] = None,
     created_gte: Annotated[int | None, Query(alias="created[gte]", ge=0, le=MAX_UNIX_TIME)] = None,
     created_lt: Annotated[int | None, Query(alias="created[lt]", ge=0, le=MAX_UNIX_TIME)] = None,

@@ -68,6 +68,36 @@ class SourceType(enum.StrEnum):
     transfer = "transfer"
 
 
+class BalanceTransactionType(enum.StrEnum):
+    """The `type` a merchant sees on a balance transaction (and filters by): what moved their
+    balance. A failed payout or refund gives its reservation back (`…_failure`, api-conventions
+    §D6); a reversal is named after what it undoes, and undoing a reversal re-applies the
+    original, so it carries the original's type again."""
+
+    payment = "payment"
+    payout = "payout"
+    refund = "refund"
+    adjustment = "adjustment"
+    payout_failure = "payout_failure"
+    refund_failure = "refund_failure"
+    payment_reversal = "payment_reversal"
+    payout_reversal = "payout_reversal"
+    refund_reversal = "refund_reversal"
+    adjustment_reversal = "adjustment_reversal"
+
+    def failed(self) -> BalanceTransactionType:
+        """The type of the transaction that gives back this one's reservation."""
+        return BalanceTransactionType(f"{self.value}_failure")
+
+    def reversed(self) -> BalanceTransactionType:
+        """The type of the transaction that undoes this one. (The ledger refuses to reverse a
+        failure, a void; its type is still defined: undoing it would take the money again.)"""
+        for suffix in ("_reversal", "_failure"):
+            if self.value.endswith(suffix):
+                return BalanceTransactionType(self.value.removesuffix(suffix))
+        return BalanceTransactionType(f"{self.value}_reversal")
+
+
 class Outcome(enum.StrEnum):
     created = "created"
     replayed = "replayed"

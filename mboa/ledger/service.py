@@ -28,9 +28,11 @@ from mboa.ledger.accounts import (
 from mboa.ledger.exceptions import BalanceTransactionNotFound, LedgerError
 from mboa.ledger.fees import fee_plan
 from mboa.ledger.posting import (
+    BalanceTransactionType,
     EntryKind,
     Leg,
     Link,
+    Outcome,
     Phase,
     Posting,
     PostingResult,
@@ -146,7 +148,7 @@ class LedgerService:
                 Leg(merchant_account(merchant_id, livemode, currency, AccountKind.pending), net),
                 Leg(platform_account(AccountKind.fee_revenue, livemode, currency), fee),
             ],
-            bt_type="payment",
+            bt_type=BalanceTransactionType.payment,
             amount=amount,
             fee=fee,
             net=net,
@@ -194,7 +196,7 @@ class LedgerService:
                     EntryKind.hold,
                 ),
             ],
-            bt_type=str(purpose),
+            bt_type=BalanceTransactionType(purpose.value),
             amount=-amount,
             fee=0,
             net=-amount,
@@ -235,7 +237,7 @@ class LedgerService:
             legs=legs,
             # The reservation already took the full amount from the merchant's available
             # balance; a partial post gives the rest back, which the merchant sees.
-            bt_type="adjustment" if merchant_bt and remainder else None,
+            bt_type=BalanceTransactionType.adjustment if merchant_bt and remainder else None,
             amount=remainder if merchant_bt and remainder else None,
             fee=0 if merchant_bt and remainder else None,
             net=remainder if merchant_bt and remainder else None,
@@ -275,7 +277,12 @@ class LedgerService:
             raise BalanceTransactionNotFound(f"No such transaction: '{transaction_id}'")
         rows = await LedgerRepository.from_session(session).transaction_entries(transaction_id)
         legs = [Leg(row.account, -row.amount) for row in rows if row.kind == EntryKind.posted]
-        visible = original.bt_type is not None and original.amount is not None
+        visible_type = (
+            BalanceTransactionType(original.bt_type)
+            if original.bt_type is not None and original.amount is not None
+            else None
+        )
+        visible = visible_type is not None
         posting = Posting(
             idempotency_key=idempotency_key,
             type=SourceType.reversal,
@@ -286,12 +293,16 @@ class LedgerService:
             parent_id=original.id,
             link=Link.reverse,
             legs=legs,
-            bt_type=f"{original.bt_type}_reversal" if visible else None,
+            bt_type=visible_type.reversed() if visible_type else None,
             amount=-(original.amount or 0) if visible else None,
             fee=-(original.fee or 0) if visible else None,
             net=-(original.net or 0) if visible else None,
             description=description,
         )
+        if original.phase not in (Phase.posted, Phase.post):
+            # A pending, void or expiry has no posted legs to negate: the database would only
+            # see an empty transfer (`invalid`). Say what is wrong instead; nothing is written.
+            return PostingResult(Outcome.not_reversible, posting.id)
         return (await self.post(session, [posting]))[0]
 
     async def expire_due(
@@ -468,7 +479,12 @@ class LedgerService:
     ) -> Posting:
         # The reservation's money comes back to the merchant: shown as `payout_failure` /
         # `refund_failure` (api-conventions §D6).
-        merchant_bt = pending.merchant_id is not None and pending.bt_type is not None
+        merchant_type = (
+            BalanceTransactionType(pending.bt_type)
+            if pending.merchant_id is not None and pending.bt_type is not None
+            else None
+        )
+        merchant_bt = merchant_type is not None
         returned = -(pending.amount or 0)
         return Posting(
             idempotency_key=key,
@@ -481,7 +497,7 @@ class LedgerService:
             parent_id=pending.id,
             link=Link.resolve,
             legs=[Leg(row.account, row.amount, EntryKind.release) for row in holds],
-            bt_type=f"{pending.bt_type}_failure" if merchant_bt else None,
+            bt_type=merchant_type.failed() if merchant_type else None,
             amount=returned if merchant_bt else None,
             fee=0 if merchant_bt else None,
             net=returned if merchant_bt else None,

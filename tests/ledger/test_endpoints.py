@@ -125,6 +125,43 @@ class TestBalanceTransactions:
         )
         assert [row["id"] for row in rest.json()["data"]] == [first]
 
+    async def test_unknown_type_is_400_naming_the_parameter(
+        self, api: Api, ledger_db: Database
+    ) -> None:
+        account = await api.signup()
+        for value in ("bogus", "PAYMENT", "payment_reversal_reversal", ""):
+            response = await api.http.get(
+                "/v1/balance_transactions", params={"type": value}, headers=account.key_headers
+            )
+            assert_error(response, 400, param="type")
+
+    async def test_reversals_are_typed_after_what_they_undo(
+        self, api: Api, ledger_db: Database
+    ) -> None:
+        account = await api.signup()
+        payment = await collect(
+            ledger_db, account.merchant_id, livemode=False, amount=5_000, source="pi_r"
+        )
+        async with ledger_db.platform_transaction() as session:
+            reversal = await ledger.reverse(session, payment, idempotency_key="undo:pi_r")
+        assert reversal.ok
+        async with ledger_db.platform_transaction() as session:
+            again = await ledger.reverse(
+                session, reversal.transaction_id, idempotency_key="redo:pi_r"
+            )
+        assert again.ok
+
+        async def listed(type_: str) -> list[tuple[str, int]]:
+            response = await api.http.get(
+                "/v1/balance_transactions", params={"type": type_}, headers=account.key_headers
+            )
+            assert response.status_code == 200, response.text
+            return [(row["id"], row["net"]) for row in response.json()["data"]]
+
+        assert await listed("payment_reversal") == [(reversal.transaction_id, -4_900)]
+        # Undoing the reversal applies the payment again: typed as one, with its amounts.
+        assert await listed("payment") == [(again.transaction_id, 4_900), (payment, 4_900)]
+
 
 class TestIsolation:
     async def test_merchants_and_modes_are_separate(self, api: Api, ledger_db: Database) -> None:

@@ -184,6 +184,15 @@ class TestTwoPhase:
             assert await ledger.expire_due(session) == 1
             balance = await ledger.balance(session, available)
             assert (balance.balance, balance.pending_debits) == (6_800, 0)
+
+            # A failure (the void that gives a reservation back) cannot be reversed.
+            r4 = await ledger.reserve(
+                session, amount=500, source="po_4", idempotency_key="r4", expires_at=None, **common
+            )
+            failure = await ledger.void(session, r4.transaction_id, idempotency_key="v4")
+            assert failure.outcome is Outcome.created
+            undo = await ledger.reverse(session, failure.transaction_id, idempotency_key="u4")
+            assert undo.outcome is Outcome.not_reversible
         await assert_verified(db, settings)
 
     async def test_reversal_at_most_once(self, ledger_db: Database, settings: Settings) -> None:
