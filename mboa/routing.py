@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import asyncpg
 import structlog
 from fastapi import Depends
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,16 +54,41 @@ def replay_response(stored: idempotency.StoredResponse) -> Response:
     )
 
 
+def query_parameter_names(dependant: Dependant) -> frozenset[str]:
+    """Every query parameter a route declares, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= query_parameter_names(sub)
+    return frozenset(names)
+
+
 class ApiRoute(APIRoute):
     """Tenant routes: the session is the API role's (row-level security applies)."""
+
+    # As Stripe does, a query parameter the route does not know is a 400: a misspelt or
+    # unsupported filter (`created[gt]`, `tpye`) would otherwise return an unfiltered list.
+    rejects_unknown_query_parameters = True
 
     def sessions(self, request: Request) -> async_sessionmaker[AsyncSession]:
         return get_state(request).db.app_sessions
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
+        known = query_parameter_names(self.dependant)
+        strict = self.rejects_unknown_query_parameters
 
         async def handler(request: Request) -> Response:
+            if strict:
+                unknown = next((name for name in request.query_params if name not in known), None)
+                if unknown is not None:
+                    return error_response(
+                        BadRequest(
+                            f"Received unknown parameter: {unknown}",
+                            param=unknown,
+                            code="parameter_unknown",
+                        ),
+                        request_id_of(request),
+                    )
             request.state.session = None
             request.state.sessions = self.sessions(request)
             request.state.reads = None
@@ -132,6 +158,13 @@ class PlatformRoute(ApiRoute):
 
     def sessions(self, request: Request) -> async_sessionmaker[AsyncSession]:
         return get_state(request).db.platform_sessions
+
+
+class OperatorCallbackRoute(PlatformRoute):
+    """Where operators call us back: whatever they add to the URL is theirs, not a mistake of a
+    developer's; the stored body and the status read decide (providers-wire.md §1.9, §2.1)."""
+
+    rejects_unknown_query_parameters = False
 
 
 async def _release(request: Request, sessions: async_sessionmaker[AsyncSession]) -> None:

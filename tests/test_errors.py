@@ -59,6 +59,38 @@ class TestBadInput:
         assert error["param"] == param
         assert await _writes(owner_connection) == 0
 
+    async def test_unknown_query_parameter_is_400_and_writes_nothing(
+        self,
+        api: Api,
+        owner_connection,  # type: ignore[no-untyped-def]
+    ) -> None:
+        account = await api.signup()
+        for url, param in (
+            ("/v1/balance_transactions?created[gt]=5", "created[gt]"),  # Stripe has it; we do not
+            ("/v1/customers?limit=2&emial=a@b.cm", "emial"),
+            ("/v1/balance?currency=XAF", "currency"),
+            ("/v1/account?expand[]=settings", "expand[]"),
+        ):
+            response = await api.http.get(url, headers=account.key_headers)
+            assert_error(response, 400, code="parameter_unknown", param=param)
+        create = "/v1/customers?dry_run=true"
+        key = {**account.key_headers, "Idempotency-Key": "query"}
+        response = await api.http.post(create, json={"name": "Ama"}, headers=key)
+        assert_error(response, 400, code="parameter_unknown", param="dry_run")
+        assert await _writes(owner_connection) == 0
+        # Nothing was stored for the key: the corrected request goes through with it.
+        fixed = await api.http.post("/v1/customers", json={"name": "Ama"}, headers=key)
+        assert fixed.status_code == 200, fixed.text
+
+    async def test_declared_query_parameters_pass(self, api: Api) -> None:
+        account = await api.signup()
+        for url in (
+            "/v1/customers?limit=2&email=a@b.cm",
+            "/v1/balance_transactions?limit=1&type=payment&source=pi_1&created[gte]=0&created[lt]=9",
+        ):
+            response = await api.http.get(url, headers=account.key_headers)
+            assert response.status_code == 200, response.text
+
     async def test_too_many_metadata_keys(self, api: Api) -> None:
         account = await api.signup()
         metadata = {f"k{i}": "v" for i in range(51)}

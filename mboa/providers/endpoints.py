@@ -14,11 +14,11 @@ from starlette.responses import Response
 
 from mboa.providers import service
 from mboa.providers import tasks as _tasks  # noqa: F401 - registers the task `receive` enqueues
-from mboa.routing import PlatformRoute, SessionDep
+from mboa.routing import OperatorCallbackRoute, SessionDep
 from mboa.state import get_state
 
 # Platform session: callbacks are not merchant-owned until payments link attempts to merchants.
-router = APIRouter(prefix="/providers", tags=["Providers"], route_class=PlatformRoute)
+router = APIRouter(prefix="/providers", tags=["Providers"], route_class=OperatorCallbackRoute)
 
 _RECEIVED = b'{"received":true}'
 

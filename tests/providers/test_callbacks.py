@@ -152,6 +152,15 @@ async def test_mtn_callback_is_stored_and_one_confirmation_enqueued(
     assert payload_of(job) == {"event_id": event["id"]}
 
 
+async def test_a_query_string_the_operator_adds_is_accepted(
+    http: httpx.AsyncClient, owner_connection: asyncpg.Connection
+) -> None:
+    # Merchant routes refuse unknown query parameters; operators' callbacks must not be refused.
+    url = path("mtn_momo", "att_01JDQUERY") + "?notif=1&lang=fr"
+    assert_received(await http.put(url, content=mtn_body(), headers=JSON))
+    assert (await only_event(owner_connection))["attempt_id"] == "att_01JDQUERY"
+
+
 async def test_duplicate_delivery_is_stored_once_and_enqueues_one_job(
     http: httpx.AsyncClient, owner_connection: asyncpg.Connection
 ) -> None:
