@@ -66,7 +66,7 @@ class ApiRoute(APIRoute):
     """Tenant routes: the session is the API role's (row-level security applies)."""
 
     # As Stripe does, a query parameter the route does not know is a 400: a misspelt or
-    # unsupported filter (`created[gt]`, `tpye`) would otherwise return an unfiltered list.
+    # unsupported filter (`created[after]`, `tpye`) would otherwise return an unfiltered list.
     rejects_unknown_query_parameters = True
 
     def sessions(self, request: Request) -> async_sessionmaker[AsyncSession]:

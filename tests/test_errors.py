@@ -66,7 +66,7 @@ class TestBadInput:
     ) -> None:
         account = await api.signup()
         for url, param in (
-            ("/v1/balance_transactions?created[gt]=5", "created[gt]"),  # Stripe has it; we do not
+            ("/v1/balance_transactions?created[after]=5", "created[after]"),
             ("/v1/customers?limit=2&emial=a@b.cm", "emial"),
             ("/v1/balance?currency=XAF", "currency"),
             ("/v1/account?expand[]=settings", "expand[]"),

@@ -9,7 +9,7 @@ from mboa.auth.subject import AuthSubject
 from mboa.customers.schemas import Customer, CustomerCreate, CustomerUpdate, DeletedCustomer
 from mboa.customers.service import customer as customer_service
 from mboa.kit.openapi import error_responses, list_response
-from mboa.kit.pagination import ListParams, list_params
+from mboa.kit.pagination import CreatedRange, ListParams, created_range, list_params
 from mboa.kit.schemas import ListObject, json_response
 from mboa.routing import ApiRoute, ReadsDep, SessionDep
 
@@ -36,10 +36,11 @@ async def list_customers(
     auth: CustomersRead,
     session: SessionDep,
     params: Annotated[ListParams, Depends(list_params)],
+    created: Annotated[CreatedRange, Depends(created_range)],
     email: Annotated[str | None, Query(max_length=320)] = None,
 ) -> ListObject[Customer]:
     """List customers, newest first."""
-    rows, has_more = await customer_service.list(session, params, email=email)
+    rows, has_more = await customer_service.list(session, params, email=email, created=created)
     return list_response(request, rows, has_more, Customer.model_validate)
 
 

@@ -5,6 +5,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Select, select
 
+from mboa.kit.pagination import CreatedRange
 from mboa.kit.repository import RepositoryBase
 from mboa.models import Customer
 
@@ -12,11 +13,17 @@ from mboa.models import Customer
 class CustomerRepository(RepositoryBase[Customer]):
     model = Customer
 
-    def list_statement(self, *, email: str | None = None) -> Select[Customer]:
+    def list_statement(
+        self, *, email: str | None = None, created: CreatedRange | None = None
+    ) -> Select[Customer]:
         # Row-level security already limits rows to the request's merchant and mode.
         statement = select(Customer).where(Customer.deleted_at.is_(None))
         if email is not None:
             statement = statement.where(Customer.email == email.lower())
+        if created is not None and created.gte is not None:
+            statement = statement.where(Customer.created_at >= created.gte)
+        if created is not None and created.lt is not None:
+            statement = statement.where(Customer.created_at < created.lt)
         return statement
 
     async def get_live(self, customer_id: str, *, for_update: bool = False) -> Customer | None:

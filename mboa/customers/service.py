@@ -13,7 +13,7 @@ from mboa.customers.repository import CustomerReads, CustomerRepository
 from mboa.customers.schemas import CustomerCreate, CustomerUpdate
 from mboa.exceptions import BadRequest, NotFound
 from mboa.kit.ids import Prefix, new_id
-from mboa.kit.pagination import ListParams
+from mboa.kit.pagination import CreatedRange, ListParams
 from mboa.kit.schemas import merge_metadata
 from mboa.kit.time import utc_now
 from mboa.models import Customer
@@ -97,10 +97,16 @@ class CustomerService:
         return customer
 
     async def list(
-        self, session: AsyncSession, params: ListParams, *, email: str | None
+        self,
+        session: AsyncSession,
+        params: ListParams,
+        *,
+        email: str | None,
+        created: CreatedRange | None = None,
     ) -> tuple[Sequence[Customer], bool]:
         repository = CustomerRepository.from_session(session)
-        return await repository.paginate(repository.list_statement(email=email), params)
+        statement = repository.list_statement(email=email, created=created)
+        return await repository.paginate(statement, params)
 
 
 customer = CustomerService()

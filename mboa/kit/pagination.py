@@ -1,13 +1,16 @@
-"""Cursor pagination (api-conventions.md §A10): `limit`, `starting_after`, `ending_before`."""
+"""Cursor pagination (api-conventions.md §A10): `limit`, `starting_after`, `ending_before`; and
+the `created` range filter every list takes."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Annotated
 
 from fastapi import Query
 
 from mboa.exceptions import BadRequest
+from mboa.kit.time import MAX_UNIX_TIME, from_unix
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,3 +39,46 @@ async def list_params(
             "starting_after and ending_before cannot be used together", param="ending_before"
         )
     return ListParams(limit, starting_after or None, ending_before or None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CreatedRange:
+    """The `created` filter of a list, as a half-open interval [gte, lt) of instants.
+
+    Stripe's forms (`created=<t>`, `created[gt|gte|lt|lte]=<t>`) name whole seconds while rows
+    carry microseconds: `gt t` is "created in a later second" (≥ t + 1) and `lte t` "in that
+    second or before" (< t + 1). Several bounds combine (the tightest wins)."""
+
+    gte: dt.datetime | None = None
+    lt: dt.datetime | None = None
+
+
+async def created_range(
+    created: Annotated[
+        int | None, Query(ge=0, le=MAX_UNIX_TIME, description="Created in this second.")
+    ] = None,
+    created_gt: Annotated[
+        int | None,
+        Query(alias="created[gt]", ge=0, le=MAX_UNIX_TIME - 1, description="Created after."),
+    ] = None,
+    created_gte: Annotated[
+        int | None,
+        Query(alias="created[gte]", ge=0, le=MAX_UNIX_TIME, description="Created at or after."),
+    ] = None,
+    created_lt: Annotated[
+        int | None,
+        Query(alias="created[lt]", ge=0, le=MAX_UNIX_TIME, description="Created before."),
+    ] = None,
+    created_lte: Annotated[
+        int | None,
+        Query(alias="created[lte]", ge=0, le=MAX_UNIX_TIME, description="Created at or before."),
+    ] = None,
+) -> CreatedRange:
+    lower = [t for t in (created, created_gte) if t is not None]
+    lower += [t + 1 for t in (created_gt,) if t is not None]
+    upper = [t for t in (created_lt,) if t is not None]
+    # The second after MAX_UNIX_TIME is not representable, and nothing is created in it.
+    upper += [t + 1 for t in (created, created_lte) if t is not None and t < MAX_UNIX_TIME]
+    return CreatedRange(
+        from_unix(max(lower)) if lower else None, from_unix(min(upper)) if upper else None
+    )

@@ -13,9 +13,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from mboa.auth.dependencies import ApiKeyAuth
 from mboa.auth.subject import AuthSubject
 from mboa.kit.openapi import error_responses, list_response
-from mboa.kit.pagination import ListParams, list_params
+from mboa.kit.pagination import CreatedRange, ListParams, created_range, list_params
 from mboa.kit.schemas import ListObject
-from mboa.kit.time import MAX_UNIX_TIME, from_unix
 from mboa.ledger.posting import BalanceTransactionType
 from mboa.ledger.schemas import Balance, BalanceTransaction
 from mboa.ledger.service import ledger
@@ -43,10 +42,9 @@ async def list_balance_transactions(
     auth: BalanceRead,
     session: SessionDep,
     params: Annotated[ListParams, Depends(list_params)],
+    created: Annotated[CreatedRange, Depends(created_range)],
     type: Annotated[BalanceTransactionType | None, Query()] = None,
     source: Annotated[str | None, Query(max_length=64, description="e.g. pi_…")] = None,
-    created_gte: Annotated[int | None, Query(alias="created[gte]", ge=0, le=MAX_UNIX_TIME)] = None,
-    created_lt: Annotated[int | None, Query(alias="created[lt]", ge=0, le=MAX_UNIX_TIME)] = None,
 ) -> ListObject[BalanceTransaction]:
     """Balance transactions, newest first, filtered by type, source and creation time."""
     rows, has_more = await ledger.list_balance_transactions(
@@ -54,8 +52,8 @@ async def list_balance_transactions(
         params,
         type_=type,
         source=source,
-        created_gte=from_unix(created_gte) if created_gte is not None else None,
-        created_lt=from_unix(created_lt) if created_lt is not None else None,
+        created_gte=created.gte,
+        created_lt=created.lt,
     )
     return list_response(request, rows, has_more, BalanceTransaction.of)
 

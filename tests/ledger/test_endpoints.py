@@ -125,6 +125,50 @@ class TestBalanceTransactions:
         )
         assert [row["id"] for row in rest.json()["data"]] == [first]
 
+    async def test_created_filters_in_every_stripe_form(
+        self, api: Api, ledger_db: Database
+    ) -> None:
+        account = await api.signup()
+        txn = await collect(
+            ledger_db, account.merchant_id, livemode=False, amount=1_000, source="pi_t"
+        )
+        retrieved = await api.http.get(
+            f"/v1/balance_transactions/{txn}", headers=account.key_headers
+        )
+        t = retrieved.json()["created"]
+        customer = await api.create_customer(account.secret_key, name="Ama")
+        c = customer["created"]
+
+        async def ids(url: str, params: dict[str, int]) -> list[str]:
+            response = await api.http.get(url, params=params, headers=account.key_headers)
+            assert response.status_code == 200, response.text
+            return [row["id"] for row in response.json()["data"]]
+
+        for url, created, expected in (
+            ("/v1/balance_transactions", t, txn),
+            ("/v1/customers", c, customer["id"]),
+        ):
+            for params, found in (
+                ({"created": created}, True),
+                ({"created": created - 1}, False),
+                ({"created[gt]": created}, False),
+                ({"created[gt]": created - 1}, True),
+                ({"created[gte]": created}, True),
+                ({"created[lt]": created}, False),
+                ({"created[lt]": created + 1}, True),
+                ({"created[lte]": created}, True),
+                ({"created[lte]": created - 1}, False),
+                ({"created[gte]": created, "created[lte]": created}, True),
+            ):
+                assert (await ids(url, params) == [expected]) is found, (url, params)
+            assert_error(
+                await api.http.get(
+                    url, params={"created[gt]": 253_402_300_799}, headers=account.key_headers
+                ),
+                400,
+                param="created[gt]",
+            )
+
     async def test_unknown_type_is_400_naming_the_parameter(
         self, api: Api, ledger_db: Database
     ) -> None:
