@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import Select, and_, exists, select, text
+from sqlalchemy import Select, and_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -231,14 +231,21 @@ class LedgerRepository(RepositoryBase[LedgerTransaction]):
         )
         return [str(row[0]) for row in rows]
 
-    async def due_settlements(self, now: dt.datetime, limit: int) -> list[Any]:
+    async def due_settlements(
+        self, now: dt.datetime, limit: int, after: tuple[dt.datetime, str] | None = None
+    ) -> list[Any]:
+        """Due rows in (available_on, transaction_id) order, from just after `after`: a walk
+        through the queue that rows left in it (a refused settlement) cannot stall."""
+        after_on, after_id = after if after is not None else (None, "")
         rows = await self.session.execute(
             text(
-                "SELECT transaction_id, merchant_id, livemode, currency, amount"
+                "SELECT transaction_id, merchant_id, livemode, currency, amount, available_on"
                 " FROM ledger_settlement_queue WHERE available_on <= :now"
-                " ORDER BY available_on LIMIT :limit"
+                " AND (CAST(:after_on AS timestamptz) IS NULL"
+                "      OR (available_on, transaction_id) > (:after_on, :after_id))"
+                " ORDER BY available_on, transaction_id LIMIT :limit"
             ),
-            {"now": now, "limit": limit},
+            {"now": now, "limit": limit, "after_on": after_on, "after_id": after_id},
         )
         return list(rows.all())
 
@@ -272,20 +279,17 @@ class LedgerRepository(RepositoryBase[LedgerTransaction]):
             statement = statement.where(LedgerTransaction.created_at < created_lt)
         return statement
 
-    async def settled(self, transaction_ids: Sequence[str]) -> set[str]:
+    async def closed(self, transaction_ids: Sequence[str]) -> set[str]:
+        """Those of `transaction_ids` that were settled or reversed (at most one of the two)."""
         if not transaction_ids:
             return set()
         child = aliased(LedgerTransaction)
         rows = await self.session.execute(
             select(child.parent_id).where(
-                and_(child.link == "settle", child.parent_id.in_(transaction_ids))
+                and_(child.link.in_(("settle", "reverse")), child.parent_id.in_(transaction_ids))
             )
         )
         return {str(row[0]) for row in rows}
-
-    def settled_clause(self) -> Any:
-        child = aliased(LedgerTransaction)
-        return exists().where(child.parent_id == LedgerTransaction.id, child.link == "settle")
 
 
 class FeePlanRepository(RepositoryBase[LedgerFeePlan]):
@@ -520,6 +524,36 @@ CHECKS: tuple[Check, ...] = (
         "a collection is settled at most once",
         """SELECT format('%s settled %s times', parent_id, count(*))
            FROM ledger_transactions WHERE link = 'settle' GROUP BY parent_id HAVING count(*) > 1""",
+    ),
+    Check(
+        "settled_or_reversed",
+        "a collection is settled or reversed, not both",
+        """SELECT format('%s both settled and reversed', parent_id)
+           FROM ledger_transactions WHERE link IN ('settle', 'reverse')
+           GROUP BY parent_id HAVING count(DISTINCT link) > 1""",
+    ),
+    Check(
+        "pending_balances_match_balance_transactions",
+        "each merchant's pending balance is the sum of the nets its balance transactions show as"
+        " pending",
+        """WITH shown AS (
+             SELECT t.merchant_id, t.livemode, t.currency, sum(t.net) AS net
+             FROM ledger_transactions t
+             WHERE t.merchant_id IS NOT NULL AND t.bt_type IS NOT NULL
+               AND t.available_on IS NOT NULL AND t.net <> 0
+               AND NOT EXISTS (SELECT 1 FROM ledger_transactions c
+                               WHERE c.parent_id = t.id AND c.link IN ('settle', 'reverse'))
+             GROUP BY 1, 2, 3
+           ), held AS (
+             SELECT merchant_id, livemode, currency, sum(balance) AS balance
+             FROM ledger_accounts WHERE kind = 'pending' AND merchant_id IS NOT NULL
+             GROUP BY 1, 2, 3
+           )
+           SELECT format('merchant %s (livemode %s, %s): pending balance %s, pending balance'
+                         ' transactions %s', merchant_id, livemode, currency,
+                         coalesce(h.balance, 0), coalesce(s.net, 0))
+           FROM held h FULL JOIN shown s USING (merchant_id, livemode, currency)
+           WHERE coalesce(h.balance, 0) <> coalesce(s.net, 0)""",
     ),
     Check(
         "idempotency_keys_unique",

@@ -45,6 +45,15 @@ log = structlog.get_logger("mboa.ledger")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SettlementBatch:
+    read: int
+    """Queue rows read (due collections looked at)."""
+    settled: int
+    last: tuple[dt.datetime, str] | None
+    """Where the next batch starts: (available_on, transaction_id) of the last row read."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Balance:
     balance: int
     """Posted."""
@@ -320,8 +329,29 @@ class LedgerService:
     async def settle_due(
         self, session: AsyncSession, *, now: dt.datetime | None = None, limit: int = 1000
     ) -> int:
-        """Move collections whose `available_on` has passed from pending to available."""
-        rows = await LedgerRepository.from_session(session).due_settlements(now or utc_now(), limit)
+        """Move every collection whose `available_on` has passed from pending to available, in
+        batches of `limit` within the caller's transaction; returns how many were settled."""
+        now = now or utc_now()
+        settled, batch = 0, await self.settle_batch(session, now=now, limit=limit)
+        settled += batch.settled
+        while batch.read == limit and batch.last is not None:
+            batch = await self.settle_batch(session, now=now, limit=limit, after=batch.last)
+            settled += batch.settled
+        return settled
+
+    async def settle_batch(
+        self,
+        session: AsyncSession,
+        *,
+        now: dt.datetime,
+        limit: int,
+        after: tuple[dt.datetime, str] | None = None,
+    ) -> SettlementBatch:
+        """Settle up to `limit` due collections, in queue order from just after `after`.
+
+        A refused settlement (logged) stays queued and is tried again on the next run; the walk
+        goes on past it, so it never holds back the collections behind it."""
+        rows = await LedgerRepository.from_session(session).due_settlements(now, limit, after)
         postings = [
             Posting(
                 idempotency_key=f"settle:{row.transaction_id}",
@@ -355,7 +385,11 @@ class LedgerService:
                 log.warning(
                     "settlement_refused", transaction=posting.parent_id, outcome=result.outcome
                 )
-        return sum(1 for result in results if result.ok)
+        return SettlementBatch(
+            read=len(rows),
+            settled=sum(1 for result in results if result.ok),
+            last=(rows[-1].available_on, rows[-1].transaction_id) if rows else None,
+        )
 
     # ── reading ─────────────────────────────────────────────────────────────────────────────
 
@@ -418,8 +452,8 @@ class LedgerService:
             type_=type_, source=source, created_gte=created_gte, created_lt=created_lt
         )
         rows, has_more = await repository.paginate(statement, params)
-        settled = await repository.settled([row.id for row in rows])
-        return [BalanceTransactionView(row, _status(row, settled)) for row in rows], has_more
+        closed = await repository.closed([row.id for row in rows])
+        return [BalanceTransactionView(row, _status(row, closed)) for row in rows], has_more
 
     async def get_balance_transaction(
         self, session: AsyncSession, transaction_id: str
@@ -434,7 +468,7 @@ class LedgerService:
             raise BalanceTransactionNotFound(
                 f"No such balance transaction: '{transaction_id}'", param="id"
             )
-        return BalanceTransactionView(row, _status(row, await repository.settled([row.id])))
+        return BalanceTransactionView(row, _status(row, await repository.closed([row.id])))
 
     # ── helpers ─────────────────────────────────────────────────────────────────────────────
 
@@ -513,8 +547,11 @@ def _sum(rows: Sequence[LedgerAccount]) -> Balance:
     )
 
 
-def _status(row: LedgerTransaction, settled: set[str]) -> str:
-    if row.available_on is not None and row.net is not None and row.id not in settled:
+def _status(row: LedgerTransaction, closed: set[str]) -> str:
+    """`pending` while a collection's net waits in the merchant's pending balance: until it is
+    settled or reversed (a reversal takes it back out of pending; the pair then nets to zero
+    among the available ones, as in the balance). A zero net has nothing waiting."""
+    if row.available_on is not None and row.net and row.id not in closed:
         return "pending"
     return "available"
 

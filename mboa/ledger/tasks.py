@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mboa.kit.time import utc_now
 from mboa.ledger.service import ledger
 from mboa.worker import TaskContext, task
 
@@ -33,8 +34,17 @@ async def settle(ctx: TaskContext, payload: dict[str, Any]) -> int:
     """Move every collection whose settlement delay has passed from pending to available.
 
     Each batch commits on its own; a crash half-way leaves the rest for the next run, and a
-    collection is settled at most once (the database refuses a second settlement)."""
-    total = await _in_batches(ctx, lambda session: ledger.settle_due(session, limit=BATCH))
+    collection is settled at most once (the database refuses a second settlement). The run walks
+    the queue in order, so a settlement refused (logged, left queued) holds back nothing."""
+    now = utc_now()
+    total, after = 0, None
+    while True:
+        async with ctx.db.platform_transaction() as session:
+            batch = await ledger.settle_batch(session, now=now, limit=BATCH, after=after)
+        total += batch.settled
+        if batch.read < BATCH:
+            break
+        after = batch.last
     log.info("ledger_settled", count=total)
     return total
 

@@ -206,6 +206,46 @@ class TestBalanceTransactions:
         # Undoing the reversal applies the payment again: typed as one, with its amounts.
         assert await listed("payment") == [(again.transaction_id, 4_900), (payment, 4_900)]
 
+    async def test_statuses_add_up_to_the_balance_through_a_reversal(
+        self, api: Api, ledger_db: Database
+    ) -> None:
+        account = await api.signup()
+        kept = await collect(
+            ledger_db, account.merchant_id, livemode=False, amount=10_000, source="pi_k"
+        )
+        undone = await collect(
+            ledger_db, account.merchant_id, livemode=False, amount=5_000, source="pi_u"
+        )
+        async with ledger_db.platform_transaction() as session:
+            assert (await ledger.reverse(session, undone, idempotency_key="undo:pi_u")).ok
+
+        async def totals() -> tuple[dict[str, int], dict[str, int]]:
+            balance = (await api.http.get("/v1/balance", headers=account.key_headers)).json()
+            rows = (
+                await api.http.get(
+                    "/v1/balance_transactions", params={"limit": 100}, headers=account.key_headers
+                )
+            ).json()["data"]
+            shown = {"pending": 0, "available": 0}
+            for row in rows:
+                shown[row["status"]] += row["net"]
+            held = {kind: balance[kind][0]["amount"] for kind in ("pending", "available")}
+            return shown, held
+
+        shown, held = await totals()
+        assert shown == held == {"pending": 9_800, "available": 0}
+        statuses = {
+            row["id"]: row["status"]
+            for row in (
+                await api.http.get("/v1/balance_transactions", headers=account.key_headers)
+            ).json()["data"]
+        }
+        assert statuses[kept] == "pending"
+        assert statuses[undone] == "available"  # closed by its reversal, which nets it out
+        await settle_all(ledger_db)
+        shown, held = await totals()
+        assert shown == held == {"pending": 0, "available": 9_800}
+
 
 class TestIsolation:
     async def test_merchants_and_modes_are_separate(self, api: Api, ledger_db: Database) -> None:

@@ -304,6 +304,42 @@ class TestOnce:
                     link,
                 )
 
+    async def test_a_collection_both_settled_and_reversed(
+        self, seeded: dict[str, str], db: Database, settings: Settings, owner: asyncpg.Connection
+    ) -> None:
+        insert_reversal = (
+            "INSERT INTO ledger_transactions (id, idempotency_key, fingerprint, type,"
+            " livemode, currency, phase, parent_id, link, created_at)"
+            " VALUES ('txn_revsettled', 'inv:revsettled', '\\x00', 'reversal', false, 'XAF',"
+            " 'posted', $1, 'reverse', now())"
+        )
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await owner.execute(insert_reversal, seeded["collection"])
+        await owner.execute("DROP INDEX uq_ledger_transactions_settled_or_reversed")
+        try:
+            await owner.execute(insert_reversal, seeded["collection"])
+            failing = await failing_checks(db, settings)
+        finally:
+            await owner.execute("TRUNCATE ledger_transactions CASCADE")
+            await owner.execute(
+                "CREATE UNIQUE INDEX uq_ledger_transactions_settled_or_reversed"
+                " ON ledger_transactions (parent_id) WHERE link IN ('settle', 'reverse')"
+            )
+        assert "settled_or_reversed" in failing
+
+    async def test_a_balance_transaction_shown_pending_with_no_money_in_pending(
+        self, seeded: dict[str, str], db: Database, settings: Settings, owner: asyncpg.Connection
+    ) -> None:
+        await owner.execute(
+            "INSERT INTO ledger_transactions (id, idempotency_key, fingerprint, type, merchant_id,"
+            " livemode, currency, phase, bt_type, amount, fee, net, available_on, created_at)"
+            " VALUES ('txn_ghost', 'inv:ghost', '\\x00', 'payment', $1, false, 'XAF', 'posted',"
+            " 'payment', 1000, 0, 1000, now() + interval '1 day', now())",
+            M,
+        )
+        failing = await failing_checks(db, settings)
+        assert "pending_balances_match_balance_transactions" in failing
+
     async def test_resolution_that_does_not_release_the_holds(
         self, seeded: dict[str, str], db: Database, settings: Settings, owner: asyncpg.Connection
     ) -> None:

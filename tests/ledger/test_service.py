@@ -13,6 +13,7 @@ from mboa.ledger.fees import fee_plan
 from mboa.ledger.posting import (
     EntryKind,
     Leg,
+    Link,
     Outcome,
     Posting,
     PostingResult,
@@ -215,6 +216,46 @@ class TestTwoPhase:
             assert (await ledger.balance(session, pending)).balance == 0
             # A reversed collection is no longer due for settlement.
             assert await ledger.settle_due(session, now=utc_now() + dt.timedelta(days=3)) == 0
+        await assert_verified(ledger_db, settings)
+
+    async def test_a_settled_collection_cannot_be_reversed_nor_a_reversed_one_settled(
+        self, ledger_db: Database, settings: Settings
+    ) -> None:
+        pending = merchant_account(M, False, "XAF", AccountKind.pending)
+        available = merchant_account(M, False, "XAF", AccountKind.available)
+
+        async def collect(source: str, amount: int) -> str:
+            async with ledger_db.platform_transaction() as session:
+                result = await ledger.post_collection(
+                    session, merchant_id=M, livemode=False, operator="mtn_momo", amount=amount,
+                    currency="XAF", source=source, idempotency_key=f"c:{source}",
+                )  # fmt: skip
+            assert result.ok
+            return result.transaction_id
+
+        settled = await collect("pi_settled", 10_000)
+        async with ledger_db.platform_transaction() as session:
+            assert await ledger.settle_due(session, now=utc_now() + dt.timedelta(days=2)) == 1
+        # Another collection's money now sits in pending: enough to cover the reversal, which
+        # must still be refused (the settled net is in available; a refund repays it).
+        other = await collect("pi_other", 20_000)
+        async with ledger_db.platform_transaction() as session:
+            late = await ledger.reverse(session, settled, idempotency_key="rev:settled")
+            assert late.outcome is Outcome.already_settled
+            assert (await ledger.balance(session, pending)).balance == 19_600
+            assert (await ledger.balance(session, available)).balance == 9_800
+
+            undone = await ledger.reverse(session, other, idempotency_key="rev:other")
+            assert undone.outcome is Outcome.created
+            # A settlement of the reversed collection, as a racing settlement job would post it.
+            settle = Posting(
+                idempotency_key=f"settle:{other}", type=SourceType.settlement, currency="XAF",
+                livemode=False, merchant_id=M, parent_id=other, link=Link.settle,
+                legs=[Leg(pending, -19_600), Leg(available, 19_600)],
+            )  # fmt: skip
+            assert (await ledger.post(session, [settle]))[0].outcome is Outcome.already_reversed
+            assert await ledger.settle_due(session, now=utc_now() + dt.timedelta(days=3)) == 0
+            assert (await ledger.balance(session, pending)).balance == 0
         await assert_verified(ledger_db, settings)
 
 
