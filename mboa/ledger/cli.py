@@ -5,19 +5,27 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
+import asyncpg
 import typer
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 ledger_app = typer.Typer(no_args_is_help=True, help="Ledger commands.")
+
+
+# Exit codes, so that monitoring tells a broken ledger from a check that could not run.
+EXIT_VIOLATIONS = 1
+EXIT_COULD_NOT_RUN = 2
 
 
 @ledger_app.command("verify")
 def verify_command(
     grace_seconds: Annotated[
-        int, typer.Option(help="How long past its expiry a pending may stay open")
+        int, typer.Option(min=0, help="How long past its expiry a pending may stay open")
     ] = 900,
 ) -> None:
-    """Check every ledger invariant in SQL; exit 1 on any violation."""
+    """Check every ledger invariant in SQL: exit 0 if all hold, 1 on any violation, 2 if the
+    checks could not run (configuration, database unreachable, SQL error)."""
     from mboa.config import ConfigurationError, load_settings
     from mboa.ledger.verify import verify
     from mboa.postgres import Database
@@ -27,7 +35,7 @@ def verify_command(
         settings = load_settings()
     except ConfigurationError as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_COULD_NOT_RUN) from None
     services = resolve_services(settings)
 
     async def run() -> bool:
@@ -49,6 +57,9 @@ def verify_command(
 
     try:
         ok = asyncio.run(run())
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as exc:
+        typer.echo(f"ledger verify could not run: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_COULD_NOT_RUN) from None
     finally:
         services.stop()
-    raise typer.Exit(0 if ok else 1)
+    raise typer.Exit(0 if ok else EXIT_VIOLATIONS)

@@ -164,7 +164,23 @@ class LedgerService:
             available_on=(now or utc_now()) + dt.timedelta(seconds=plan.settlement_delay_seconds),
             metadata={"operator": operator, "fee_percent_bps": str(plan.percent_bps)},
         )
-        return (await self.post(session, [posting]))[0]
+        result = (await self.post(session, [posting]))[0]
+        if result.outcome is Outcome.conflict:
+            # The fee and net come from the plan as it is now: if the plan changed between the
+            # first call and its retry, the same collection computes other amounts. What the
+            # caller asked for (who, how much, from which operator, for what) decides.
+            original = await LedgerRepository.from_session(session).get_by_key(idempotency_key)
+            if original is not None and (
+                original.type,
+                original.merchant_id,
+                original.livemode,
+                original.currency.strip(),
+                original.amount,
+                original.source,
+                (original.metadata_ or {}).get("operator"),
+            ) == (SourceType.payment, merchant_id, livemode, currency, amount, source, operator):
+                return PostingResult(Outcome.replayed, original.id)
+        return result
 
     async def reserve(
         self,

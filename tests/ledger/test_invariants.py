@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import sys
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from mboa.config import Settings
+from mboa.kit.net import free_port
 from mboa.kit.time import utc_now
 from mboa.ledger.accounts import AccountKind, merchant_account
 from mboa.ledger.posting import Leg, SourceType
@@ -379,10 +381,10 @@ class TestOnce:
 async def test_cli_exit_codes(
     seeded: dict[str, str], database_url: str, owner: asyncpg.Connection
 ) -> None:
-    async def verify_cli() -> tuple[int, str]:
+    async def verify_cli(url: str = database_url) -> tuple[int, str]:
         env = {
             **os.environ,
-            "MBOA_DATABASE_URL": database_url,
+            "MBOA_DATABASE_URL": url,
             "MBOA_REDIS_URL": os.environ["MBOA_TEST_REDIS_URL"],
         }
         process = await asyncio.create_subprocess_exec(
@@ -401,3 +403,11 @@ async def test_cli_exit_codes(
     code, out = await verify_cli()
     assert code == 1, out
     assert "FAIL stored_balances_match_entries" in out
+    # A check that cannot run is not a broken ledger: exit 2, one line saying why.
+    unreachable = urlunsplit(
+        urlsplit(database_url)._replace(netloc=f"nobody@127.0.0.1:{free_port()}")
+    )
+    code, out = await verify_cli(unreachable)
+    assert code == 2, out
+    assert "ledger verify could not run" in out
+    assert "Traceback" not in out

@@ -108,6 +108,32 @@ class TestCollection:
             assert (await ledger.balance(session, pending)).balance == 4_900
         await assert_verified(ledger_db, settings)
 
+    async def test_a_retried_collection_is_a_replay_after_its_fee_plan_changed(
+        self, ledger_db: Database, settings: Settings
+    ) -> None:
+        kwargs = {"merchant_id": M, "livemode": False, "currency": "XAF", "source": "pi_plan"}
+        async with ledger_db.platform_transaction() as session:
+            first = await ledger.post_collection(
+                session, amount=5_000, operator="mtn_momo", idempotency_key="kp", **kwargs
+            )
+            await fee_plan.set_plan(
+                session, merchant_id=M, operator="mtn_momo", currency="XAF", percent_bps=50,
+                fixed_amount=25,
+            )  # fmt: skip
+            retried = await ledger.post_collection(
+                session, amount=5_000, operator="mtn_momo", idempotency_key="kp", **kwargs
+            )
+            # Another collection under the same key is still a conflict.
+            elsewhere = await ledger.post_collection(
+                session, amount=5_000, operator="orange_money", idempotency_key="kp", **kwargs
+            )
+            pending = merchant_account(M, False, "XAF", AccountKind.pending)
+            assert (await ledger.balance(session, pending)).balance == 4_900  # the first fee
+        assert first.outcome is Outcome.created
+        assert (retried.outcome, retried.transaction_id) == (Outcome.replayed, first.transaction_id)
+        assert elsewhere.outcome is Outcome.conflict
+        await assert_verified(ledger_db, settings)
+
 
 class TestTwoPhase:
     async def _fund(self, db: Database, amount: int) -> None:
