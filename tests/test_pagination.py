@@ -99,3 +99,29 @@ async def test_limit_100_allowed(api: Api) -> None:
         "/v1/customers", params={"limit": 100}, headers=account.key_headers
     )
     assert response.status_code == 200
+
+
+async def test_a_cursor_outside_the_filter_still_pages(api: Api) -> None:
+    account = await api.signup()
+    ids = []
+    for i in range(4):
+        body = {"name": f"c{i}", "email": "same@shop.cm" if i % 2 == 0 else f"c{i}@shop.cm"}
+        ids.append((await api.create_customer(account.secret_key, **body))["id"])
+    # ids[3] does not match the filter; the page is the matching ones older than it.
+    response = await api.http.get(
+        "/v1/customers",
+        params={"email": "same@shop.cm", "starting_after": ids[3]},
+        headers=account.key_headers,
+    )
+    assert response.status_code == 200, response.text
+    assert [row["id"] for row in response.json()["data"]] == [ids[2], ids[0]]
+
+
+async def test_another_merchants_object_is_no_cursor(api: Api) -> None:
+    mine, theirs = await api.signup(), await api.signup()
+    await _customers(api, mine, 1)
+    (other,) = await _customers(api, theirs, 1)
+    response = await api.http.get(
+        "/v1/customers", params={"starting_after": other}, headers=mine.key_headers
+    )
+    assert_error(response, 400, code="resource_missing", param="starting_after")

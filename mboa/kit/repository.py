@@ -46,16 +46,18 @@ class RepositoryBase(Generic[M]):
     async def paginate(self, statement: Select[M], params: ListParams) -> tuple[Sequence[M], bool]:
         """Newest first by id (ids are time-sortable). Returns (page, has_more).
 
-        A cursor must name an object the caller can see, otherwise it is a 400 on that parameter.
+        A cursor must name an object the caller can see (row-level security scopes the look-up),
+        otherwise it is a 400 on that parameter. It need not match the list's filters: as on
+        Stripe, the page is the objects after (or before) it in the list's order.
         """
         id_column = self.id_column
         if params.starting_after is not None:
-            await self._require_cursor(statement, params.starting_after, "starting_after")
+            await self._require_cursor(params.starting_after, "starting_after")
             statement = statement.where(id_column < params.starting_after).order_by(
                 id_column.desc()
             )
         elif params.ending_before is not None:
-            await self._require_cursor(statement, params.ending_before, "ending_before")
+            await self._require_cursor(params.ending_before, "ending_before")
             statement = statement.where(id_column > params.ending_before).order_by(id_column.asc())
         else:
             statement = statement.order_by(id_column.desc())
@@ -67,9 +69,9 @@ class RepositoryBase(Generic[M]):
             rows.reverse()
         return rows, has_more
 
-    async def _require_cursor(self, statement: Select[M], cursor: str, param: str) -> None:
+    async def _require_cursor(self, cursor: str, param: str) -> None:
         found = await self.session.execute(
-            statement.where(self.id_column == cursor).with_only_columns(self.id_column).limit(1)
+            select(self.id_column).where(self.id_column == cursor).limit(1)
         )
         if found.scalar_one_or_none() is None:
             raise BadRequest(f"No such object: '{cursor}'", param=param, code="resource_missing")
