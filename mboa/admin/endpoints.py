@@ -15,6 +15,8 @@ from mboa.auth.subject import AuthSubject
 from mboa.kit.openapi import error_responses, list_response
 from mboa.kit.pagination import ListParams, list_params
 from mboa.kit.schemas import ListObject
+from mboa.ledger.fees import fee_plan
+from mboa.ledger.schemas import FeePlanSet, FeePlanView
 from mboa.merchants.schemas import AccountAdmin, Suspension
 from mboa.merchants.service import merchant as merchant_service
 from mboa.models import Merchant, MerchantStatus
@@ -83,3 +85,35 @@ async def reactivate_merchant(merchant_id: str, auth: Staff, session: SessionDep
     """Lift a suspension."""
     merchant = await merchant_service.get(session, merchant_id)
     return admin_view(await merchant_service.reactivate(session, merchant))
+
+
+@router.get(
+    "/merchants/{merchant_id}/fee_plans",
+    response_model=list[FeePlanView],
+    responses=error_responses(401, 403, 404),
+)
+async def list_fee_plans(merchant_id: str, auth: Staff, session: SessionDep) -> list[FeePlanView]:
+    """The fee plan that applies to the merchant for each operator: its own or the default."""
+    await merchant_service.get(session, merchant_id)
+    return [FeePlanView.of(plan) for plan in await fee_plan.plans_of(session, merchant_id)]
+
+
+@router.post(
+    "/merchants/{merchant_id}/fee_plans", response_model=FeePlanView, responses=error_responses()
+)
+async def set_fee_plan(
+    merchant_id: str, body: FeePlanSet, auth: Staff, session: SessionDep
+) -> FeePlanView:
+    """Give the merchant its own plan for one operator (it applies to collections posted from
+    now on; those already posted keep their fee)."""
+    await merchant_service.get(session, merchant_id)
+    plan = await fee_plan.set_plan(
+        session,
+        merchant_id=merchant_id,
+        operator=str(body.operator),
+        currency=body.currency,
+        percent_bps=body.percent_bps,
+        fixed_amount=body.fixed_amount,
+        settlement_delay_seconds=body.settlement_delay_seconds,
+    )
+    return FeePlanView.of(plan)

@@ -7,11 +7,16 @@ the migration. Integer arithmetic only: the percentage part is rounded half up t
 from __future__ import annotations
 
 import dataclasses
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.exceptions import BadRequest
+from mboa.kit.money import CURRENCY_EXPONENTS
+from mboa.ledger.exceptions import LedgerError
 from mboa.ledger.repository import FeePlanRepository
+from mboa.models import LedgerFeePlan
+from mboa.providers.types import ProviderName
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -31,6 +36,29 @@ class FeePlan:
         return min(amount, percentage + self.fixed_amount)
 
 
+MAX_SETTLEMENT_DELAY_SECONDS: Final = 90 * 86_400
+"""Longer would hold a merchant's money for a quarter; it also keeps the column's int4 safe."""
+MAX_FIXED_AMOUNT: Final = 1_000_000_000
+
+
+class FeePlanMissing(LedgerError):
+    """No plan, not even a default one, for an operator and currency: the platform is set up
+    wrong (the migration seeds the defaults); the collection cannot be priced."""
+
+    code = "fee_plan_missing"
+
+
+def _plan(row: LedgerFeePlan) -> FeePlan:
+    return FeePlan(
+        row.operator,
+        row.currency.strip(),
+        row.percent_bps,
+        row.fixed_amount,
+        row.settlement_delay_seconds,
+        row.merchant_id,
+    )
+
+
 class FeePlanService:
     async def plan_for(
         self, session: AsyncSession, *, merchant_id: str, operator: str, currency: str
@@ -39,15 +67,19 @@ class FeePlanService:
             merchant_id, operator, currency
         )
         if row is None:
-            raise BadRequest(f"No fee plan for {operator} in {currency}", param="operator")
-        return FeePlan(
-            row.operator,
-            row.currency,
-            row.percent_bps,
-            row.fixed_amount,
-            row.settlement_delay_seconds,
-            row.merchant_id,
-        )
+            raise FeePlanMissing(f"No fee plan for {operator} in {currency}, not even a default")
+        return _plan(row)
+
+    async def plans_of(self, session: AsyncSession, merchant_id: str) -> list[FeePlan]:
+        """The plan that applies to the merchant for each operator and currency: its own, or
+        the default (`merchant_id` None)."""
+        effective: dict[tuple[str, str], FeePlan] = {}
+        for row in await FeePlanRepository.from_session(session).plans_of(merchant_id):
+            plan = _plan(row)
+            key = (plan.operator, plan.currency)
+            if plan.merchant_id is not None or key not in effective:
+                effective[key] = plan
+        return [effective[key] for key in sorted(effective)]
 
     async def set_plan(
         self,
@@ -61,8 +93,22 @@ class FeePlanService:
         settlement_delay_seconds: int = 86_400,
     ) -> FeePlan:
         """Create or replace a merchant's plan (`merchant_id=None`: the default plan)."""
-        if not 0 <= percent_bps <= 10_000 or fixed_amount < 0 or settlement_delay_seconds < 0:
-            raise BadRequest("Invalid fee plan")
+        if operator not in {str(name) for name in ProviderName}:
+            known = ", ".join(sorted(ProviderName))
+            raise BadRequest(f"Unknown operator '{operator}': one of {known}", param="operator")
+        if currency not in CURRENCY_EXPONENTS:
+            raise BadRequest(f"Unsupported currency '{currency}'", param="currency")
+        if not 0 <= percent_bps <= 10_000:
+            raise BadRequest("percent_bps is 0 to 10000 (100 %)", param="percent_bps")
+        if not 0 <= fixed_amount <= MAX_FIXED_AMOUNT:
+            raise BadRequest(
+                f"fixed_amount is 0 to {MAX_FIXED_AMOUNT} minor units", param="fixed_amount"
+            )
+        if not 0 <= settlement_delay_seconds <= MAX_SETTLEMENT_DELAY_SECONDS:
+            raise BadRequest(
+                f"settlement_delay_seconds is 0 to {MAX_SETTLEMENT_DELAY_SECONDS} (90 days)",
+                param="settlement_delay_seconds",
+            )
         await FeePlanRepository.from_session(session).upsert(
             merchant_id=merchant_id,
             operator=operator,

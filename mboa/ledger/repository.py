@@ -310,6 +310,13 @@ class FeePlanRepository(RepositoryBase[LedgerFeePlan]):
         )
         return await self.get_one_or_none(statement)
 
+    async def plans_of(self, merchant_id: str) -> list[LedgerFeePlan]:
+        """The merchant's own plans and the default ones."""
+        statement = select(LedgerFeePlan).where(
+            (LedgerFeePlan.merchant_id == merchant_id) | LedgerFeePlan.merchant_id.is_(None)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
     async def upsert(
         self,
         *,

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
-from mboa.kit.schemas import UnixTimestamp
+from mboa.kit.schemas import InputSchema, UnixTimestamp
+from mboa.ledger.fees import MAX_FIXED_AMOUNT, MAX_SETTLEMENT_DELAY_SECONDS, FeePlan
 from mboa.ledger.service import BalanceTransactionView, MerchantBalance
+from mboa.providers.types import ProviderName
 
 
 class BalanceAmount(BaseModel):
@@ -86,3 +88,40 @@ class BalanceTransaction(BaseModel):
             ),
             metadata={k: str(v) for k, v in (row.metadata_ or {}).items()},
         )
+
+
+class FeePlanView(BaseModel):
+    """The fees a merchant pays on collections through one operator, in one currency."""
+
+    object: Literal["fee_plan"] = "fee_plan"
+    operator: str
+    currency: str
+    percent_bps: int = Field(description="Basis points of the amount (250 = 2.5 %).")
+    fixed_amount: int = Field(description="Added to each collection's fee, minor units.")
+    settlement_delay_seconds: int = Field(
+        description="How long collected money stays pending before it is available."
+    )
+    default: bool = Field(description="True when the merchant has no plan of its own here.")
+
+    @classmethod
+    def of(cls, plan: FeePlan) -> FeePlanView:
+        return cls(
+            operator=plan.operator,
+            currency=plan.currency,
+            percent_bps=plan.percent_bps,
+            fixed_amount=plan.fixed_amount,
+            settlement_delay_seconds=plan.settlement_delay_seconds,
+            default=plan.merchant_id is None,
+        )
+
+
+class FeePlanSet(InputSchema):
+    """Set a merchant's own plan for one operator and currency (replacing any it had)."""
+
+    operator: ProviderName
+    currency: Literal["XAF"] = "XAF"
+    percent_bps: StrictInt = Field(ge=0, le=10_000)
+    fixed_amount: StrictInt = Field(ge=0, le=MAX_FIXED_AMOUNT)
+    settlement_delay_seconds: StrictInt = Field(
+        default=86_400, ge=0, le=MAX_SETTLEMENT_DELAY_SECONDS
+    )
