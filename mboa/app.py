@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from mboa import api, exception_handlers, logging
 from mboa.auth.cache import ApiKeyCache
 from mboa.config import Settings, get_settings
+from mboa.error_codes import serve_docs_at
 from mboa.kit.memory import freeze_startup_objects
 from mboa.kit.openapi import ErrorObject
 from mboa.metrics import POOLS
@@ -88,6 +89,7 @@ def create_app(state: AppState | None = None) -> FastAPI:
             await close_state(app.state.mboa)
 
     logging.configure(settings.log.level, json_output=settings.log.json_output)
+    serve_docs_at(settings.base_url)
     app = FastAPI(
         title="Mboa Pay API",
         version="2026-11-27",

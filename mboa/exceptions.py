@@ -1,7 +1,7 @@
 """The one error vocabulary of the platform.
 
 Every failure a client can see is an `MboaError` rendered as Stripe's error object
-`{"error": {"type", "code", "message", "param", "request_id"}}` by `mboa.exception_handlers`.
+`{"error": {"type", "code", "message", "param", "doc_url", "request_id"}}` by `mboa.exception_handlers`.
 Domain modules subclass these in their own `exceptions.py` with a stable `code`.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 from typing import Any, ClassVar
+
+from mboa.error_codes import doc_url
 
 
 class ErrorType(enum.StrEnum):
@@ -53,6 +55,7 @@ class MboaError(Exception):
             "code": self.code,
             "message": self.message,
             "param": self.param,
+            "doc_url": doc_url(self.code),
             "request_id": request_id,
         }
         return {"error": body}

@@ -1,19 +1,27 @@
-"""Liveness, readiness and metrics, outside /v1 and without authentication."""
+"""Liveness, readiness, metrics and the error catalogue, outside /v1 and without authentication."""
 
 from __future__ import annotations
 
 import asyncio
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 
+from mboa.error_codes import render_catalogue
 from mboa.exception_handlers import error_response, request_id_of
 from mboa.exceptions import ServiceUnavailable
 from mboa.state import get_state
 
 router = APIRouter(tags=["Operations"], include_in_schema=False)
 READY_TIMEOUT_SECONDS = 2.0
+
+
+@router.get("/docs/errors", response_class=HTMLResponse)
+async def error_catalogue() -> HTMLResponse:
+    """Every error code, what it means and what to do: where each error's `doc_url` points."""
+    return HTMLResponse(render_catalogue())
 
 
 @router.get("/healthz")

@@ -54,6 +54,9 @@ def assert_error(
     assert {"type", "code", "message", "param", "request_id"} <= set(error), error
     assert error["request_id"] == response.headers["x-request-id"]
     assert error["message"]
+    # Absolute, and naming the code's entry in the catalogue the API serves (mboa/error_codes.py).
+    assert error["doc_url"].startswith("http"), error
+    assert error["doc_url"].endswith(f"/docs/errors#{error['code']}"), error
     if code is not None:
         assert error["code"] == code, error
     if type_ is not None:

@@ -24,6 +24,10 @@ class ErrorBody(BaseModel):
     code: str = Field(examples=["resource_missing"])
     message: str = Field(examples=["No such customer: 'cus_01JD…'"])
     param: str | None = Field(default=None, examples=["id"])
+    doc_url: str = Field(
+        description="What the code means and what to do.",
+        examples=["http://127.0.0.1:8000/docs/errors#resource_missing"],
+    )
     request_id: str | None = Field(default=None, examples=["req_01JD…"])
 
 

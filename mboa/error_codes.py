@@ -1,0 +1,110 @@
+"""Every error `code` a client can receive, with what it means and what to do.
+
+Each error object carries `doc_url`, which points at this catalogue as served by the API itself
+(`GET /docs/errors#<code>`, api-conventions.md §D7). A test scans the source for codes and fails
+on one that is missing here.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Final
+
+ERROR_CODES: Final[dict[str, str]] = {
+    # Requests
+    "parameter_invalid": "A parameter has a value we cannot accept; `param` names it.",
+    "parameter_missing": "A required parameter is missing; `param` names it.",
+    "parameter_unknown": "The request names a parameter this endpoint does not take (often a "
+    "typo); `param` names it. Nothing was done.",
+    "parameter_invalid_string": "A text parameter contains the NUL character (\\u0000), which "
+    "cannot be stored.",
+    "body_invalid": "The request body must be a JSON object.",
+    "body_invalid_json": "The request body is not valid JSON.",
+    "unsupported_content_type": "Send request bodies as `application/json`.",
+    "request_too_large": "The request body is over the size limit (1 MB).",
+    "method_not_allowed": "This HTTP method is not allowed on this URL; the `Allow` header lists "
+    "those that are.",
+    "resource_missing": "The URL, or the object an id names, does not exist (or belongs to "
+    "another account or mode).",
+    "conflict": "The request conflicts with the current state of the object.",
+    # Authentication and permissions
+    "authentication_required": "Send an API key or an access token in the Authorization header.",
+    "api_key_missing": "No API key was sent: use `Authorization: Bearer sk_test_…`.",
+    "api_key_invalid": "The API key is not one we issued, or was mistyped.",
+    "api_key_revoked": "The API key was revoked; use another key of the account.",
+    "api_key_expired": "The API key has expired; roll it from the dashboard.",
+    "api_key_inactive": "The API key is already revoked or expired: it cannot be rolled or "
+    "revoked again.",
+    "access_token_invalid": "The access token is invalid or expired; refresh it or log in again.",
+    "refresh_token_invalid": "The refresh token is invalid or expired; log in again.",
+    "refresh_token_reused": "A refresh token was used twice, so the whole session was ended as "
+    "a precaution; log in again.",
+    "session_expired": "The session has ended; log in again.",
+    "invalid_credentials": "The email or password is wrong.",
+    "password_too_weak": "Choose a longer, less common password.",
+    "permission_denied": "The caller may not do this.",
+    "insufficient_permissions": "The API key's scopes do not allow this request; use a key "
+    "with the needed permission.",
+    "role_not_permitted": "Your role in this account does not allow this; ask an owner.",
+    "platform_admin_required": "Only Mboa Pay staff may call this endpoint.",
+    "account_not_live": "The account is not approved for live mode yet: use test keys until it is.",
+    # Accounts and teams
+    "email_taken": "An account already uses this email address.",
+    "member_exists": "This person is already a member of the account.",
+    "last_owner": "An account must keep at least one owner.",
+    "owner_required": "Only an owner of the account can do this.",
+    "merchant_status_invalid": "The merchant is not in a state that allows this change.",
+    "phone_number_invalid": "The phone number is not a valid number; send it in E.164 form "
+    "(+2376…).",
+    "phone_number_unsupported": "The phone number is valid but no supported operator serves it.",
+    # Idempotency
+    "idempotency_key_invalid": "The Idempotency-Key header must be 1 to 255 printable characters.",
+    "idempotency_key_in_use": "A request with the same Idempotency-Key is still being "
+    "processed; retry shortly.",
+    "idempotency_key_reused": "The Idempotency-Key was used for a different request; use a new "
+    "key for new parameters.",
+    # Limits and availability
+    "rate_limit": "Too many requests; wait for the time in `Retry-After`.",
+    "service_unavailable": "A service is briefly unavailable; retry with the same Idempotency-Key.",
+    "internal_error": "Something went wrong on our side. It has been logged; retry later with "
+    "the same Idempotency-Key.",
+    # Ledger
+    "ledger_busy": "The ledger was busy with a concurrent write; retry with the same "
+    "Idempotency-Key (the retry is answered as a replay if the first one went through).",
+    "ledger_error": "The ledger refused the operation as malformed.",
+    "posting_rejected": "The ledger refused the movement of money (for example, insufficient "
+    "funds, or the same key used for different content).",
+    "fee_plan_missing": "No fee plan applies to this operator and currency: a platform set-up "
+    "error, logged for our staff.",
+}
+
+
+_docs_base = ""
+
+
+def serve_docs_at(base_url: str) -> None:
+    """Where this process's API is reached (`Settings.base_url`): set once when the app is
+    built, so that every `doc_url` is absolute as Stripe's are."""
+    global _docs_base
+    _docs_base = base_url.rstrip("/")
+
+
+def doc_url(code: str) -> str:
+    return f"{_docs_base}/docs/errors#{code}"
+
+
+def render_catalogue() -> str:
+    """The catalogue as one HTML page, one anchor per code."""
+    rows = "\n".join(
+        f'<dt id="{html.escape(code)}"><code>{html.escape(code)}</code></dt>'
+        f"<dd>{html.escape(text)}</dd>"
+        for code, text in sorted(ERROR_CODES.items())
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Mboa Pay API errors</title></head><body>"
+        "<h1>Error codes</h1><p>Every error response is "
+        '<code>{"error": {"type", "code", "message", "param", "doc_url", "request_id"}}</code>; '
+        "<code>doc_url</code> links here.</p>"
+        f"<dl>\n{rows}\n</dl></body></html>"
+    )
