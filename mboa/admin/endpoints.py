@@ -6,7 +6,7 @@ never as the tenant role.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -20,6 +20,7 @@ from mboa.ledger.schemas import FeePlanSet, FeePlanView
 from mboa.merchants.schemas import AccountAdmin, Suspension
 from mboa.merchants.service import merchant as merchant_service
 from mboa.models import Merchant, MerchantStatus
+from mboa.providers.types import ProviderName
 from mboa.routing import PlatformRoute, SessionDep
 
 router = APIRouter(prefix="/admin", tags=["Platform admin"], route_class=PlatformRoute)
@@ -115,5 +116,26 @@ async def set_fee_plan(
         percent_bps=body.percent_bps,
         fixed_amount=body.fixed_amount,
         settlement_delay_seconds=body.settlement_delay_seconds,
+    )
+    return FeePlanView.of(plan)
+
+
+@router.delete(
+    "/merchants/{merchant_id}/fee_plans/{operator}",
+    response_model=FeePlanView,
+    responses=error_responses(400, 401, 403, 404),
+)
+async def remove_fee_plan(
+    merchant_id: str,
+    operator: ProviderName,
+    auth: Staff,
+    session: SessionDep,
+    currency: Annotated[Literal["XAF"], Query()] = "XAF",
+) -> FeePlanView:
+    """Put the merchant back on the default plan for one operator; returns the plan that now
+    applies. Removing a plan the merchant does not have changes nothing."""
+    await merchant_service.get(session, merchant_id)
+    plan = await fee_plan.remove_plan(
+        session, merchant_id=merchant_id, operator=str(operator), currency=currency
     )
     return FeePlanView.of(plan)

@@ -81,6 +81,16 @@ class FeePlanService:
                 effective[key] = plan
         return [effective[key] for key in sorted(effective)]
 
+    async def remove_plan(
+        self, session: AsyncSession, *, merchant_id: str, operator: str, currency: str
+    ) -> FeePlan:
+        """Drop the merchant's own plan for an operator (if it had one): the default applies
+        again to collections posted from now on. Returns the plan that now applies."""
+        await FeePlanRepository.from_session(session).remove(merchant_id, operator, currency)
+        return await self.plan_for(
+            session, merchant_id=merchant_id, operator=operator, currency=currency
+        )
+
     async def set_plan(
         self,
         session: AsyncSession,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import Select, and_, select, text
+from sqlalchemy import Select, and_, delete, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -316,6 +316,15 @@ class FeePlanRepository(RepositoryBase[LedgerFeePlan]):
             (LedgerFeePlan.merchant_id == merchant_id) | LedgerFeePlan.merchant_id.is_(None)
         )
         return list((await self.session.execute(statement)).scalars())
+
+    async def remove(self, merchant_id: str, operator: str, currency: str) -> None:
+        await self.session.execute(
+            delete(LedgerFeePlan).where(
+                LedgerFeePlan.merchant_id == merchant_id,
+                LedgerFeePlan.operator == operator,
+                LedgerFeePlan.currency == currency,
+            )
+        )
 
     async def upsert(
         self,

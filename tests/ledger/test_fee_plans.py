@@ -44,6 +44,24 @@ async def test_staff_see_the_defaults_then_set_a_merchants_own_plan(
     shown = await api.http.get(f"/v1/balance_transactions/{txn}", headers=account.key_headers)
     assert (shown.json()["fee"], shown.json()["net"]) == (175, 9_825)  # 1.5 % + 25
 
+    # Back to the default: the answer is the plan that now applies; doing it twice is harmless.
+    for _ in range(2):
+        removed = await api.http.delete(f"{url}/mtn_momo", headers=staff)
+        assert removed.status_code == 200, removed.text
+        assert (removed.json()["percent_bps"], removed.json()["default"]) == (200, True)
+    later = await collect(
+        ledger_db, account.merchant_id, livemode=False, amount=10_000, source="pi2"
+    )
+    shown = await api.http.get(f"/v1/balance_transactions/{later}", headers=account.key_headers)
+    assert shown.json()["fee"] == 200
+    # The collection posted under the merchant's own plan keeps its fee.
+    first = await api.http.get(f"/v1/balance_transactions/{txn}", headers=account.key_headers)
+    assert first.json()["fee"] == 175
+    assert_error(await api.http.delete(f"{url}/mtn", headers=staff), 400, param="operator")
+    assert_error(
+        await api.http.delete(f"{url}/mtn_momo?currency=EUR", headers=staff), 400, param="currency"
+    )
+
 
 @pytest.mark.parametrize(
     ("body", "param"),
