@@ -20,6 +20,7 @@ from mboa.exceptions import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    UnknownParameter,
     UnsupportedMediaType,
 )
 
@@ -73,9 +74,7 @@ def validation_error(exc: RequestValidationError) -> MboaError:
             f"Missing required param: {param}.", param=param, code="parameter_missing"
         )
     if kind == "extra_forbidden":
-        return BadRequest(
-            f"Received unknown parameter: {param}", param=param, code="parameter_unknown"
-        )
+        return UnknownParameter(str(param))
     if loc == ("body",) or (kind == "model_attributes_type" and len(loc) == 1):
         return BadRequest("The request body must be a JSON object", code="body_invalid")
     return BadRequest(f"Invalid {param}: {message}", param=param, code="parameter_invalid")

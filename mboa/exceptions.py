@@ -67,6 +67,15 @@ class BadRequest(MboaError):
     code = "parameter_invalid"
 
 
+class UnknownParameter(BadRequest):
+    """A parameter the endpoint does not take, in the body or the query string (often a typo)."""
+
+    code = "parameter_unknown"
+
+    def __init__(self, param: str) -> None:
+        super().__init__(f"Received unknown parameter: {param}", param=param)
+
+
 class Unauthorized(MboaError):
     status_code = 401
     type = ErrorType.authentication_error

@@ -28,7 +28,7 @@ from starlette.responses import Response
 
 from mboa.auth.cache import take_invalidations
 from mboa.exception_handlers import error_response, request_id_of
-from mboa.exceptions import BadRequest, MboaError
+from mboa.exceptions import BadRequest, MboaError, UnknownParameter
 from mboa.idempotency import service as idempotency
 from mboa.kit.db import sqlstate
 from mboa.state import get_state
@@ -81,14 +81,7 @@ class ApiRoute(APIRoute):
             if strict:
                 unknown = next((name for name in request.query_params if name not in known), None)
                 if unknown is not None:
-                    return error_response(
-                        BadRequest(
-                            f"Received unknown parameter: {unknown}",
-                            param=unknown,
-                            code="parameter_unknown",
-                        ),
-                        request_id_of(request),
-                    )
+                    return error_response(UnknownParameter(unknown), request_id_of(request))
             request.state.session = None
             request.state.sessions = self.sessions(request)
             request.state.reads = None

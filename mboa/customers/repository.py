@@ -20,10 +20,8 @@ class CustomerRepository(RepositoryBase[Customer]):
         statement = select(Customer).where(Customer.deleted_at.is_(None))
         if email is not None:
             statement = statement.where(Customer.email == email.lower())
-        if created is not None and created.gte is not None:
-            statement = statement.where(Customer.created_at >= created.gte)
-        if created is not None and created.lt is not None:
-            statement = statement.where(Customer.created_at < created.lt)
+        if created is not None:
+            statement = statement.where(*created.clauses(Customer.created_at))
         return statement
 
     async def get_live(self, customer_id: str, *, for_update: bool = False) -> Customer | None:

@@ -8,6 +8,8 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Query
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import QueryableAttribute
 
 from mboa.exceptions import BadRequest
 from mboa.kit.time import MAX_UNIX_TIME, from_unix
@@ -51,6 +53,15 @@ class CreatedRange:
 
     gte: dt.datetime | None = None
     lt: dt.datetime | None = None
+
+    def clauses(self, column: QueryableAttribute[dt.datetime]) -> list[ColumnElement[bool]]:
+        """The range as WHERE clauses on `column` (none when unbounded)."""
+        bounds = []
+        if self.gte is not None:
+            bounds.append(column >= self.gte)
+        if self.lt is not None:
+            bounds.append(column < self.lt)
+        return bounds
 
 
 async def created_range(

@@ -52,8 +52,7 @@ async def list_balance_transactions(
         params,
         type_=type,
         source=source,
-        created_gte=created.gte,
-        created_lt=created.lt,
+        created=created,
     )
     return list_response(request, rows, has_more, BalanceTransaction.of)
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from mboa.kit.db import sqlstate
+from mboa.kit.pagination import CreatedRange
 from mboa.kit.repository import RepositoryBase
 from mboa.ledger.accounts import AccountKey, AccountKind
 from mboa.ledger.exceptions import LedgerBusy
@@ -263,8 +264,7 @@ class LedgerRepository(RepositoryBase[LedgerTransaction]):
         *,
         type_: str | None = None,
         source: str | None = None,
-        created_gte: dt.datetime | None = None,
-        created_lt: dt.datetime | None = None,
+        created: CreatedRange | None = None,
     ) -> Select[LedgerTransaction]:
         statement = select(LedgerTransaction).where(
             LedgerTransaction.bt_type.is_not(None), LedgerTransaction.merchant_id.is_not(None)
@@ -273,10 +273,8 @@ class LedgerRepository(RepositoryBase[LedgerTransaction]):
             statement = statement.where(LedgerTransaction.bt_type == type_)
         if source is not None:
             statement = statement.where(LedgerTransaction.source == source)
-        if created_gte is not None:
-            statement = statement.where(LedgerTransaction.created_at >= created_gte)
-        if created_lt is not None:
-            statement = statement.where(LedgerTransaction.created_at < created_lt)
+        if created is not None:
+            statement = statement.where(*created.clauses(LedgerTransaction.created_at))
         return statement
 
     async def closed(self, transaction_ids: Sequence[str]) -> set[str]:

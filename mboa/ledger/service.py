@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mboa.kit.pagination import ListParams
+from mboa.kit.pagination import CreatedRange, ListParams
 from mboa.kit.time import utc_now
 from mboa.ledger import repository as repo
 from mboa.ledger.accounts import (
@@ -37,6 +37,7 @@ from mboa.ledger.posting import (
     Posting,
     PostingResult,
     SourceType,
+    new_transaction_id,
 )
 from mboa.ledger.repository import LedgerRepository, SessionExecutor
 from mboa.models import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -300,6 +301,10 @@ class LedgerService:
         original = await LedgerRepository.from_session(session).get_transaction(transaction_id)
         if original is None:
             raise BalanceTransactionNotFound(f"No such transaction: '{transaction_id}'")
+        if original.phase not in (Phase.posted, Phase.post):
+            # A pending, void or expiry has no posted legs to negate: the database would only
+            # see an empty transfer (`invalid`). Say what is wrong instead; nothing is written.
+            return PostingResult(Outcome.not_reversible, new_transaction_id())
         rows = await LedgerRepository.from_session(session).transaction_entries(transaction_id)
         legs = [Leg(row.account, -row.amount) for row in rows if row.kind == EntryKind.posted]
         visible_type = (
@@ -324,10 +329,6 @@ class LedgerService:
             net=-(original.net or 0) if visible else None,
             description=description,
         )
-        if original.phase not in (Phase.posted, Phase.post):
-            # A pending, void or expiry has no posted legs to negate: the database would only
-            # see an empty transfer (`invalid`). Say what is wrong instead; nothing is written.
-            return PostingResult(Outcome.not_reversible, posting.id)
         return (await self.post(session, [posting]))[0]
 
     async def expire_due(
@@ -348,12 +349,13 @@ class LedgerService:
         """Move every collection whose `available_on` has passed from pending to available, in
         batches of `limit` within the caller's transaction; returns how many were settled."""
         now = now or utc_now()
-        settled, batch = 0, await self.settle_batch(session, now=now, limit=limit)
-        settled += batch.settled
-        while batch.read == limit and batch.last is not None:
-            batch = await self.settle_batch(session, now=now, limit=limit, after=batch.last)
+        settled, after = 0, None
+        while True:
+            batch = await self.settle_batch(session, now=now, limit=limit, after=after)
             settled += batch.settled
-        return settled
+            if batch.read < limit:
+                return settled
+            after = batch.last
 
     async def settle_batch(
         self,
@@ -460,12 +462,11 @@ class LedgerService:
         *,
         type_: str | None = None,
         source: str | None = None,
-        created_gte: dt.datetime | None = None,
-        created_lt: dt.datetime | None = None,
+        created: CreatedRange | None = None,
     ) -> tuple[list[BalanceTransactionView], bool]:
         repository = LedgerRepository.from_session(session)
         statement = repository.balance_transactions_statement(
-            type_=type_, source=source, created_gte=created_gte, created_lt=created_lt
+            type_=type_, source=source, created=created
         )
         rows, has_more = await repository.paginate(statement, params)
         closed = await repository.closed([row.id for row in rows])
