@@ -32,8 +32,8 @@ ITEM = re.compile(r"^(\d+)\.\s")
 SECTION = re.compile(SECTION_SIGN + r"\s*([A-Z]?\d+(?:\.\d+)*)")
 ROOTED_DOC = re.compile(r"(?<![\w./-])docs/([\w./-]+?\.md)(?:#([\w-]+))?")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-# `shared/` at the start of a path, alone or after `../` segments.
-REFERENCE_FOLDER = re.compile(r"(?:^|[^\w./-])(?:\.\./)*shared/", re.MULTILINE)
+# The reference folder beside the repository: its name starting a path, alone or after `../`.
+REFERENCE_FOLDER = re.compile(r"(?:^|[^\w./-])(?:\.\./)*shared(?=/)", re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
