@@ -1,7 +1,7 @@
 """Every error `code` a client can receive, with what it means and what to do.
 
 Each error object carries `doc_url`, which points at this catalogue as served by the API itself
-(`GET /docs/errors#<code>`, api-conventions.md §D7). A test scans the source for codes and fails
+(`GET /docs/errors#<code>`, docs/api-conventions.md §D7). A test scans the source for codes and fails
 on one that is missing here.
 """
 

@@ -155,7 +155,7 @@ class PlatformRoute(ApiRoute):
 
 class OperatorCallbackRoute(PlatformRoute):
     """Where operators call us back: whatever they add to the URL is theirs, not a mistake of a
-    developer's; the stored body and the status read decide (providers-wire.md §1.9, §2.1)."""
+    developer's; the stored body and the status read decide (docs/providers-wire.md §1.9, §2.1)."""
 
     rejects_unknown_query_parameters = False
 

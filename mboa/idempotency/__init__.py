@@ -1,1 +1,1 @@
-"""Stripe-style `Idempotency-Key` on every POST (api-conventions.md §A8, §D4)."""
+"""Stripe-style `Idempotency-Key` on every POST (docs/api-conventions.md §A8, §D4)."""

@@ -50,7 +50,7 @@ def has_prefix(value: str, prefix: str) -> bool:
 
 
 class Prefix:
-    """Every object prefix in one place (api-conventions.md §D1)."""
+    """Every object prefix in one place (docs/api-conventions.md §D1)."""
 
     user = "usr"
     merchant = "acct"

@@ -1,4 +1,4 @@
-"""Cursor pagination (api-conventions.md §A10): `limit`, `starting_after`, `ending_before`; and
+"""Cursor pagination (docs/api-conventions.md §A10): `limit`, `starting_after`, `ending_before`; and
 the `created` range filter every list takes."""
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def merge_metadata(current: dict[str, str], update: dict[str, str] | None) -> di
 
 
 class ApiObject(Schema):
-    """Fields every public object carries (api-conventions.md §D1)."""
+    """Fields every public object carries (docs/api-conventions.md §D1)."""
 
     id: str
     object: str

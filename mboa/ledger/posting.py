@@ -70,7 +70,7 @@ class SourceType(enum.StrEnum):
 
 class BalanceTransactionType(enum.StrEnum):
     """The `type` a merchant sees on a balance transaction (and filters by): what moved their
-    balance. A failed payout or refund gives its reservation back (`…_failure`, api-conventions
+    balance. A failed payout or refund gives its reservation back (`…_failure`, docs/api-conventions.md
     §D6); a reversal is named after what it undoes, and undoing a reversal re-applies the
     original, so it carries the original's type again."""
 

@@ -16,7 +16,7 @@ class BalanceAmount(BaseModel):
 
 
 class Balance(BaseModel):
-    """The merchant's balance in the key's mode (api-conventions §A6)."""
+    """The merchant's balance in the key's mode (docs/api-conventions.md §A6)."""
 
     object: Literal["balance"] = "balance"
     livemode: bool

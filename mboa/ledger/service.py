@@ -529,7 +529,7 @@ class LedgerService:
         pending: LedgerTransaction, holds: list[repo.EntryRow], key: str, expire: bool
     ) -> Posting:
         # The reservation's money comes back to the merchant: shown as `payout_failure` /
-        # `refund_failure` (api-conventions §D6).
+        # `refund_failure` (docs/api-conventions.md §D6).
         merchant_type = (
             BalanceTransactionType(pending.bt_type)
             if pending.merchant_id is not None and pending.bt_type is not None

@@ -11,7 +11,7 @@ from mboa.kit.db import Model
 
 
 class CallbackVerification(enum.StrEnum):
-    """What could be checked on receipt. Never proof: the status read is (providers-wire.md §1.9)."""
+    """What could be checked on receipt. Never proof: the status read is (docs/providers-wire.md §1.9)."""
 
     not_applicable = "not_applicable"
     """The operator sends nothing checkable (MTN, Orange omcoreapis)."""
@@ -45,7 +45,7 @@ class CallbackResult(enum.StrEnum):
 class ProviderEvent(Model):
     """An inbound operator callback, stored before anything else happens.
 
-    A callback is a hint only: no operator signs them and MTN sends each once (providers-wire.md
+    A callback is a hint only: no operator signs them and MTN sends each once (docs/providers-wire.md
     §1.9, §2.1, §2.2). It is stored and de-duplicated here, then a job confirms it by a status read.
     Not merchant-owned yet (the attempt -> merchant link comes with payments): platform role only.
     """

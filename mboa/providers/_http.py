@@ -203,7 +203,7 @@ class OperatorHttp:
         """Run `call` again on retryable failures, with exponential backoff and jitter.
 
         Only for calls that are safe to repeat: token requests, status reads, and creations
-        re-sent with the same reference (providers-wire.md §5.1)."""
+        re-sent with the same reference (docs/providers-wire.md §5.1)."""
         r = self.resilience
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(r.retry_attempts),

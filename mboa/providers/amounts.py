@@ -1,4 +1,4 @@
-"""Integer minor units <-> the decimal strings operators put on the wire (providers-wire.md §3.4).
+"""Integer minor units <-> the decimal strings operators put on the wire (docs/providers-wire.md §3.4).
 
 XAF has no minor unit, so `1500` is `"1500"`. A wire amount with more precision than the
 currency allows is refused rather than rounded: money is never approximated.
@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 from mboa.kit.money import CURRENCY_EXPONENTS
 
-# Orange WebPay's development sandbox uses the pseudo-currency OUV (providers-wire.md §2.1).
+# Orange WebPay's development sandbox uses the pseudo-currency OUV (docs/providers-wire.md §2.1).
 _EXTRA_EXPONENTS = {"OUV": 0}
 
 

@@ -37,7 +37,7 @@ class ProviderSpec:
     collection_flows: frozenset[CollectionFlow]
     phone_prefixes: tuple[str, ...]
     """National-number prefixes (after 237) that usually belong to this operator
-    (providers-wire.md §3.2). A routing hint only: numbers are portable."""
+    (docs/providers-wire.md §3.2). A routing hint only: numbers are portable."""
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -1,6 +1,6 @@
 """`PUT|POST /v1/providers/{provider}/callback/{attempt_id}`: where operators notify us.
 
-Unauthenticated because neither operator signs its callbacks (providers-wire.md §1.9, §2.1,
+Unauthenticated because neither operator signs its callbacks (docs/providers-wire.md §1.9, §2.1,
 §2.2); the path carries our own record id, which is what we correlate on. The answer is fast and
 tiny: the callback is stored (duplicates are counted) and confirmed later by a status read.
 """

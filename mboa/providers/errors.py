@@ -68,7 +68,7 @@ class ProviderInternalError(ProviderError):
     """The operator answered with a generic internal error (MTN 500 INTERNAL_PROCESSING_ERROR).
 
     Not retried automatically: the request may or may not have been processed, so read the
-    status first (providers-wire.md §1.10)."""
+    status first (docs/providers-wire.md §1.10)."""
 
     counts_for_breaker = True
 
@@ -80,7 +80,7 @@ class ProviderRejected(ProviderError):
 
 class ProviderConfigurationError(ProviderError):
     """Our account or settings are wrong (MTN 500 NOT_ALLOWED, INVALID_CURRENCY, bad callback
-    host…): permanent until someone changes the configuration (providers-wire.md §1.10)."""
+    host…): permanent until someone changes the configuration (docs/providers-wire.md §1.10)."""
 
 
 class ProviderAuthError(ProviderConfigurationError):

@@ -1,4 +1,4 @@
-"""Cameroonian mobile numbers: parse, normalise, guess the operator (providers-wire.md §3).
+"""Cameroonian mobile numbers: parse, normalise, guess the operator (docs/providers-wire.md §3).
 
 Prefixes are only a hint because Cameroon has mobile number portability, so an explicit
 `provider` always wins. Numbers on networks without MTN MoMo / Orange Money wallets (Nexttel,
@@ -18,7 +18,7 @@ from mboa.providers.types import ProviderName
 
 CAMEROON_CODE = 237
 
-# providers-wire.md §3.2/§3.3: mobile networks without MoMo/OM wallets via these APIs.
+# docs/providers-wire.md §3.2/§3.3: mobile networks without MoMo/OM wallets via these APIs.
 _OTHER_NETWORKS = (
     ("684", "Nexttel"),
     ("685", "Nexttel"),
@@ -32,7 +32,7 @@ _OTHER_NETWORKS = (
 # Camtel's CDMA fixed-wireless ranges are not portable to a mobile-money operator.
 _NEVER_A_WALLET = ("242", "243")
 
-# MTN's own sandbox numbers (providers-wire.md §1.11), accepted only in test mode.
+# MTN's own sandbox numbers (docs/providers-wire.md §1.11), accepted only in test mode.
 MTN_SANDBOX_NUMBERS = frozenset(f"+46733123{n}" for n in range(450, 464))
 
 
@@ -55,12 +55,12 @@ class PhoneNumber:
 
     @property
     def national(self) -> str:
-        """9 digits without 237: Orange omcoreapis' format (providers-wire.md §2.2)."""
+        """9 digits without 237: Orange omcoreapis' format (docs/providers-wire.md §2.2)."""
         return self.e164.removeprefix("+237")
 
     @property
     def msisdn(self) -> str:
-        """Country code and number, no `+`: MTN's format (providers-wire.md §1.5)."""
+        """Country code and number, no `+`: MTN's format (docs/providers-wire.md §1.5)."""
         return self.e164.removeprefix("+")
 
     @property

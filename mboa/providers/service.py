@@ -1,7 +1,7 @@
 """Inbound operator callbacks: store, de-duplicate, then confirm by a status read.
 
 Neither operator signs its callbacks, MTN sends each one once and often without the reference
-(providers-wire.md §1.9), and Orange's payloads are UNVERIFIED (§2.1, §2.2). So a callback is a
+(docs/providers-wire.md §1.9), and Orange's payloads are UNVERIFIED (§2.1, §2.2). So a callback is a
 hint: `receive()` stores it (a duplicate only bumps a counter) and enqueues one confirmation job;
 `confirm()` reads the operator's status and records that answer on the event. Nothing here
 changes a payment: the payment lifecycle will hook in on the confirmed status later.

@@ -9,13 +9,13 @@ from mboa.worker import TaskContext, task
 
 ATTEMPTS = 6
 """With 2 s exponential backoff: about a minute of operator trouble before giving up on the read
-(the payment poller still finds the outcome, providers-wire.md §5.2)."""
+(the payment poller still finds the outcome, docs/providers-wire.md §5.2)."""
 
 
 @task(service.CONFIRM_TASK, queue="providers", attempts=ATTEMPTS, backoff_ms=2000)
 async def confirm_callback(ctx: TaskContext, payload: dict[str, Any]) -> str | None:
     """Read the operator's status for one stored callback and record it; never trusts the
-    callback's own claim and changes no payment (providers-wire.md §1.9)."""
+    callback's own claim and changes no payment (docs/providers-wire.md §1.9)."""
     result = await service.confirm(
         ctx.db, ctx.settings.providers, str(payload["event_id"]), final_try=ctx.attempt >= ATTEMPTS
     )

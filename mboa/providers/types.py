@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 class ProviderName(enum.StrEnum):
     mtn_momo = "mtn_momo"
-    """MTN Mobile Money Cameroon, through the MoMo Open API (providers-wire.md §1)."""
+    """MTN Mobile Money Cameroon, through the MoMo Open API (docs/providers-wire.md §1)."""
     orange_money = "orange_money"
-    """Orange Money Cameroon: omcoreapis USSD push and OM WebPay (providers-wire.md §2)."""
+    """Orange Money Cameroon: omcoreapis USSD push and OM WebPay (docs/providers-wire.md §2)."""
 
 
 class Capability(enum.StrEnum):
@@ -110,10 +110,10 @@ class CollectionRequest(_Frozen):
     """The payer; required for the push flow."""
     reference: str | None = None
     """The operator-side reference from `reserve_reference()` (MTN X-Reference-Id, Orange
-    payToken). Required for the push flow, so that a retry re-uses it (providers-wire.md §5.1)."""
+    payToken). Required for the push flow, so that a retry re-uses it (docs/providers-wire.md §5.1)."""
     description: str = Field(default="", max_length=160)
     callback_url: str | None = None
-    """Where the operator should notify us; it carries our own id (providers-wire.md §1.9)."""
+    """Where the operator should notify us; it carries our own id (docs/providers-wire.md §1.9)."""
     flow: CollectionFlow = CollectionFlow.push
     return_url: str | None = None
     """Redirect flow only: where the operator's page sends the payer afterwards."""
@@ -143,7 +143,7 @@ class TransactionRef(_Frozen):
     external_id: str | None = None
     """WebPay's `transactionstatus` needs our order id…"""
     amount: StrictInt | None = None
-    """…and the amount (providers-wire.md §2.1)."""
+    """…and the amount (docs/providers-wire.md §2.1)."""
 
 
 class TransactionResult(_Frozen):
@@ -175,7 +175,7 @@ class Balance(_Frozen):
 
 class ProviderNotification(_Frozen):
     """An inbound callback, parsed. It is a hint only: confirm with a status read before acting,
-    because no operator signs its callbacks (providers-wire.md §1.9, §2.1, §2.2)."""
+    because no operator signs its callbacks (docs/providers-wire.md §1.9, §2.1, §2.2)."""
 
     provider: ProviderName
     our_id: str | None = None

@@ -41,7 +41,7 @@ class SimulatorSettings(BaseModel):
     """Share of product calls answered 503 at random (chaos)."""
 
     callback_method: Literal["PUT", "POST", "random"] = "PUT"
-    """MTN calls back with PUT or POST (providers-wire.md §1.9)."""
+    """MTN calls back with PUT or POST (docs/providers-wire.md §1.9)."""
     callback_timeout_seconds: float = Field(default=5.0, gt=0)
 
     default_wallet_balance: int = Field(default=1_000_000, ge=0)
@@ -57,7 +57,7 @@ class SimulatorSettings(BaseModel):
     mtn_target_environments: tuple[str, ...] = ("sandbox", "mtncameroon")
     mtn_reason_as_object: bool = False
     """Render MTN `reason` as `{"code", "message"}` (the swagger) instead of a plain string
-    (MTN's examples); providers-wire.md §1.6 says both exist."""
+    (MTN's examples); docs/providers-wire.md §1.6 says both exist."""
     mtn_subscription_keys: tuple[str, ...] = ()
     """Accepted `Ocp-Apim-Subscription-Key`s; empty accepts any non-empty key."""
 

@@ -370,7 +370,7 @@ class Engine:
                     response = await self.http.request(method, url, json=body)
                     sent.status_code = response.status_code
                 except httpx.HTTPError as exc:
-                    # Like MTN: one try, no retry (providers-wire.md §1.9).
+                    # Like MTN: one try, no retry (docs/providers-wire.md §1.9).
                     sent.error = type(exc).__name__
                 self.callbacks.append(sent)
 

@@ -1,4 +1,4 @@
-"""The MTN MoMo Open API, simulated (providers-wire.md §1): same paths, headers, status codes
+"""The MTN MoMo Open API, simulated (docs/providers-wire.md §1): same paths, headers, status codes
 and bodies as sandbox.momodeveloper.mtn.com, with outcomes chosen by magic numbers."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _SUBSCRIPTION_DENIED = {
 
 
 def error(status: int, code: str, message: str) -> Response:
-    # `{"code", "message"}` as reproduced by several independent mocks (providers-wire.md §1.10).
+    # `{"code", "message"}` as reproduced by several independent mocks (docs/providers-wire.md §1.10).
     return json_response({"code": code, "message": message}, status)
 
 

@@ -1,4 +1,4 @@
-"""Orange Money Cameroon, simulated (providers-wire.md §2): the omcoreapis merchant payment and
+"""Orange Money Cameroon, simulated (docs/providers-wire.md §2): the omcoreapis merchant payment and
 cash-in API, and OM WebPay with its payment page, on one port."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from mboa.simulator.scenarios import Outcome
 API = "/omcoreapis/1.0.2"
 FAMILIES: dict[str, Kind] = {"mp": "collection", "cashin": "disbursement"}
 
-# Orange's French messages (providers-wire.md §2.2; orangemoney-go stubs).
+# Orange's French messages (docs/providers-wire.md §2.2; orangemoney-go stubs).
 INSUFFICIENT = "Le solde du compte du payeur est insuffisant"
 NOT_FOUND = "Beneficiaire introuvable"
 TOO_MUCH = "Vous avez saisi un montant superieur au montant maximum autorise"
@@ -80,7 +80,7 @@ class OrangeSimulator(Engine):
         if tx.state == "pending":
             return "PENDING"
         if tx.state == "succeeded":
-            return "SUCCESSFULL"  # sic: Orange's real spelling (providers-wire.md §2.2)
+            return "SUCCESSFULL"  # sic: Orange's real spelling (docs/providers-wire.md §2.2)
         return "EXPIRED" if tx.failure == Failure.expired else "FAILED"
 
     def data(self, tx: SimTransaction) -> dict[str, Any]:
@@ -124,7 +124,7 @@ class OrangeSimulator(Engine):
 
     def _callback(self, tx: SimTransaction) -> tuple[str, dict[str, Any]]:
         if tx.flow == "redirect":
-            # WebPay: status, notif_token and txnid (providers-wire.md §2.1).
+            # WebPay: status, notif_token and txnid (docs/providers-wire.md §2.1).
             return "POST", {
                 "status": self.raw_status(tx),
                 "notif_token": tx.wire.get("notif_token"),
@@ -207,7 +207,7 @@ def create_orange_app(sim: OrangeSimulator) -> FastAPI:
         )
         if isinstance(token, Response):
             return token
-        # WebPay sends expires_in as a string (providers-wire.md §2.1).
+        # WebPay sends expires_in as a string (docs/providers-wire.md §2.1).
         return json_response(
             {
                 "token_type": "Bearer",
@@ -265,7 +265,7 @@ def create_orange_app(sim: OrangeSimulator) -> FastAPI:
             if key in required and not value:
                 return message(400, f"{key} est obligatoire")
             if value is not None and not isinstance(value, str):
-                # Every value is a string on this API (providers-wire.md §2.2).
+                # Every value is a string on this API (docs/providers-wire.md §2.2).
                 return message(400, f"{key} doit etre une chaine")
         amount_text: str = body["amount"]
         if not amount_text.isdigit() or int(amount_text) < 1:
@@ -407,7 +407,7 @@ def create_orange_app(sim: OrangeSimulator) -> FastAPI:
         if not isinstance(body, dict):
             return json_response({"status": 400, "message": "Invalid JSON"}, 400)
         amount = body.get("amount")
-        # WebPay takes the amount as a JSON number (providers-wire.md §5.4).
+        # WebPay takes the amount as a JSON number (docs/providers-wire.md §5.4).
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
             return json_response({"status": 400, "message": "amount must be a number"}, 400)
         for key in (

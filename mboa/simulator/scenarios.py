@@ -1,7 +1,7 @@
 """Magic phone numbers -> scripted outcomes (the table in docs/sandbox.md).
 
 Two families:
-* MTN's own sandbox numbers 46733123450-463 (providers-wire.md §1.11), MTN simulator only,
+* MTN's own sandbox numbers 46733123450-463 (docs/providers-wire.md §1.11), MTN simulator only,
   with their request-to-pay / transfer / account-holder meanings;
 * Cameroonian numbers `PPP 0000 NN`: any operator prefix PPP, then `0000`, then a two-digit
   outcome code NN. They mean the same on both simulators, e.g. 670000001 (MTN) and 690000001
@@ -61,7 +61,7 @@ CAMEROON_CODES: dict[str, Outcome] = {
     "14": Outcome.limit_reached,
 }
 
-# providers-wire.md §1.11, "Sandbox Use Cases".
+# docs/providers-wire.md §1.11, "Sandbox Use Cases".
 MTN_REQUEST_TO_PAY: dict[int, Outcome] = {
     450: Outcome.failed,
     451: Outcome.rejected,

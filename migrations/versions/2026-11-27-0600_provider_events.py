@@ -4,7 +4,7 @@ Revision ID: 0003_provider_events
 Revises: 0002_ledger
 Create Date: 2026-11-27 06:00:00
 
-A callback is a hint (providers-wire.md §1.9, §2.1, §2.2): nobody signs it and MTN sends it once,
+A callback is a hint (docs/providers-wire.md §1.9, §2.1, §2.2): nobody signs it and MTN sends it once,
 so it is stored first, then confirmed by a status read. Not merchant-owned yet (the attempt ->
 merchant link comes with payments), so no row-level security: only the platform role touches it.
 """

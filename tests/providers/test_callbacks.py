@@ -1,5 +1,5 @@
 """Inbound operator callbacks: the real API on a socket, the real simulators calling it, the
-confirmation task reading the simulators' status (providers-wire.md §1.9, §2.1, §2.2)."""
+confirmation task reading the simulators' status (docs/providers-wire.md §1.9, §2.1, §2.2)."""
 
 from __future__ import annotations
 
@@ -602,7 +602,7 @@ async def test_operator_outage_retries_then_records(
 async def test_form_encoded_notification_is_stored_not_refused(
     http: httpx.AsyncClient, owner_connection: asyncpg.Connection
 ) -> None:
-    """Orange's notification encoding is unverified (providers-wire.md §2): a form post must
+    """Orange's notification encoding is unverified (docs/providers-wire.md §2): a form post must
     reach the endpoint and be stored, not be refused with 415 like a public API call."""
     response = await http.post(
         path("orange_money", "att_form"),

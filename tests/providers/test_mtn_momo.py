@@ -58,7 +58,7 @@ class TestWire:
         assert (token.method, token.path) == ("POST", "/collection/token/")
         assert token.headers["authorization"] == f"Basic {expected}"
         assert token.headers["ocp-apim-subscription-key"] == "simulator-subscription-key"
-        assert token.body == b""  # a body on the token call is a 400 at MTN (§1.4)
+        assert token.body == b""  # MTN answers 400 to a body (docs/providers-wire.md §1.4)
 
     async def test_request_to_pay(self, mtn: Case) -> None:
         reference = await mtn.provider.reserve_reference(Product.collection)
@@ -327,7 +327,7 @@ class TestCallbacksAndBalance:
         received = await mtn.sink.wait_for("att_m")
         assert [r.method for r in received] == [method]
         note = mtn.provider.parse_notification(received[0].body, our_id="att_m")
-        assert note.reference is None  # MTN does not send it (§1.9)
+        assert note.reference is None  # MTN does not send it (docs/providers-wire.md §1.9)
         assert note.external_id == "att_m"
 
     async def test_reason_as_object(self, mtn: Case) -> None:

@@ -144,7 +144,7 @@ class TestWebPay:
         assert result.notification_token
         init = orange.engine.requests[-1]
         assert init.path == "/orange-money-webpay/cm/v1/webpayment"
-        assert init.json()["amount"] == 2500  # a number on WebPay (§5.4)
+        assert init.json()["amount"] == 2500  # a number on WebPay (docs/providers-wire.md §5.4)
         assert init.json()["notif_url"] == f"{orange.sink.url}/cb/ord_1"
 
         async with httpx.AsyncClient() as payer:

@@ -1,4 +1,4 @@
-"""Phone parsing and operator detection (providers-wire.md §3)."""
+"""Phone parsing and operator detection (docs/providers-wire.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A client written only from the operators' documentation (providers-wire.md), step by step
+"""A client written only from the operators' documentation (docs/providers-wire.md), step by step
 with plain httpx and none of our adapter code, must work against the simulators."""
 
 from __future__ import annotations

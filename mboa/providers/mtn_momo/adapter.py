@@ -1,4 +1,4 @@
-"""MTN MoMo behind the provider port: neutral requests <-> MoMo Open API (providers-wire.md §1)."""
+"""MTN MoMo behind the provider port: neutral requests <-> MoMo Open API (docs/providers-wire.md §1)."""
 
 from __future__ import annotations
 
@@ -52,11 +52,11 @@ SPEC = ProviderSpec(
         }
     ),
     collection_flows=frozenset({CollectionFlow.push}),
-    # providers-wire.md §3.2: 650-654, 67x, 680-683.
+    # docs/providers-wire.md §3.2: 650-654, 67x, 680-683.
     phone_prefixes=("650", "651", "652", "653", "654", "67", "680", "681", "682", "683"),
 )
 
-# An apostrophe and some other characters make MTN answer 400 (providers-wire.md §1.5).
+# An apostrophe and some other characters make MTN answer 400 (docs/providers-wire.md §1.5).
 _UNSAFE_TEXT = re.compile(r"[^0-9A-Za-z \-_.,:#/()À-ÿ]")
 
 
@@ -65,7 +65,7 @@ def wire_text(value: str) -> str:
 
 
 def msisdn(phone: str) -> str:
-    """E.164 -> MTN's MSISDN: country code, no `+` (providers-wire.md §1.5)."""
+    """E.164 -> MTN's MSISDN: country code, no `+` (docs/providers-wire.md §1.5)."""
     digits = phone.removeprefix("+")
     if not digits.isdigit():
         raise InvalidRequest(f"not an E.164 number: {phone!r}", provider=ProviderName.mtn_momo)
@@ -73,7 +73,7 @@ def msisdn(phone: str) -> str:
 
 
 def _check_reference(reference: str | None) -> str:
-    # MTN refuses anything but a UUID v4 with 400 (providers-wire.md §1.2, §1.10).
+    # MTN refuses anything but a UUID v4 with 400 (docs/providers-wire.md §1.2, §1.10).
     try:
         parsed = uuid.UUID(reference or "")
     except ValueError:
@@ -257,7 +257,7 @@ class MtnMomoProvider:
     def verify_notification(
         self, notification: ProviderNotification, *, expected_token: str | None
     ) -> None:
-        # MTN signs nothing (providers-wire.md §1.9): the status read is the verification.
+        # MTN signs nothing (docs/providers-wire.md §1.9): the status read is the verification.
         return None
 
     async def balance(self, product: Product = Product.collection) -> Balance:

@@ -1,4 +1,4 @@
-"""Raw MTN MoMo Open API calls (providers-wire.md §1): one method per endpoint, no mapping."""
+"""Raw MTN MoMo Open API calls (docs/providers-wire.md §1): one method per endpoint, no mapping."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class MtnMomoClient:
         )
         margin = settings.resilience.token_refresh_margin_seconds
         # One token per product: each product has its own subscription key and API user
-        # (providers-wire.md §1.1, §1.4).
+        # (docs/providers-wire.md §1.1, §1.4).
         self.tokens = {
             product: TokenCache(self._token_fetcher(product), margin_seconds=margin)
             for product in Product

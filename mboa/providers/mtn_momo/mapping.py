@@ -24,7 +24,7 @@ _STATUS = {
     "SUCCESSFUL": TransactionStatus.succeeded,
     "FAILED": TransactionStatus.failed,
     "PENDING": TransactionStatus.pending,
-    # Seen between acceptance and processing by a public probe (providers-wire.md §1.6).
+    # Seen between acceptance and processing by a public probe (docs/providers-wire.md §1.6).
     "CREATED": TransactionStatus.pending,
 }
 
@@ -34,7 +34,7 @@ _REASONS = {
     "PAYMENT_NOT_APPROVED": FailureCode.declined,
     "TRANSACTION_CANCELED": FailureCode.declined,
     "EXPIRED": FailureCode.expired,
-    # "payer did not approve within 5 minutes" (providers-wire.md §1.10).
+    # "payer did not approve within 5 minutes" (docs/providers-wire.md §1.10).
     "COULD_NOT_PERFORM_TRANSACTION": FailureCode.expired,
     "PAYER_NOT_FOUND": FailureCode.payer_not_found,
     "PAYEE_NOT_FOUND": FailureCode.payee_not_found,
@@ -52,7 +52,7 @@ _REASONS = {
 }
 
 # HTTP 500 codes that describe our account or configuration: permanent until someone fixes
-# the settings, so never retried (providers-wire.md §1.10).
+# the settings, so never retried (docs/providers-wire.md §1.10).
 CONFIG_CODES = frozenset(
     {
         "NOT_ALLOWED",
@@ -64,7 +64,7 @@ CONFIG_CODES = frozenset(
 
 
 def map_status(raw: str | None) -> TransactionStatus:
-    """Unknown or missing statuses are not final (providers-wire.md §1.6)."""
+    """Unknown or missing statuses are not final (docs/providers-wire.md §1.6)."""
     if raw is None:
         return TransactionStatus.pending
     return _STATUS.get(raw.strip().upper(), TransactionStatus.pending)
@@ -84,7 +84,7 @@ def error_body(response: httpx.Response) -> ErrorBody:
 
 
 def raise_for_response(response: httpx.Response, *, operation: str) -> None:
-    """Apply MTN's error table (providers-wire.md §1.10) to a non-2xx response."""
+    """Apply MTN's error table (docs/providers-wire.md §1.10) to a non-2xx response."""
     status = response.status_code
     if 200 <= status < 300:
         return

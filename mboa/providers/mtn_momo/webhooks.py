@@ -1,4 +1,4 @@
-"""MTN MoMo callbacks -> `ProviderNotification` (providers-wire.md §1.9).
+"""MTN MoMo callbacks -> `ProviderNotification` (docs/providers-wire.md §1.9).
 
 MTN sends one callback per transaction (PUT or POST, no retry, no signature) whose body is the
 status resource, often without the reference id. So our own id travels in the callback URL path,

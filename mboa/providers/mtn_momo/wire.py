@@ -1,4 +1,4 @@
-"""MTN MoMo Open API bodies, as on the wire (providers-wire.md §1). Field names are MTN's."""
+"""MTN MoMo Open API bodies, as on the wire (docs/providers-wire.md §1). Field names are MTN's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Orange Money Cameroon adapter: omcoreapis USSD push and cash-in, OM WebPay (wire doc §2)."""
+"""Orange Money Cameroon: omcoreapis USSD push and cash-in, OM WebPay (docs/providers-wire.md §2)."""
 
 from mboa.providers.orange_money.adapter import SPEC, OrangeMoneyProvider
 from mboa.providers.orange_money.config import OrangeMoneySettings

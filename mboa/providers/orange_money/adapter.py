@@ -1,4 +1,4 @@
-"""Orange Money behind the provider port (providers-wire.md §2).
+"""Orange Money behind the provider port (docs/providers-wire.md §2).
 
 Push collections use omcoreapis `mp/*`, payouts `cashin/*`, redirect collections WebPay. Orange
 chooses the reference (`payToken`), so `reserve_reference()` calls `init` and the caller
@@ -54,7 +54,7 @@ SPEC = ProviderSpec(
         }
     ),
     collection_flows=frozenset({CollectionFlow.push, CollectionFlow.redirect}),
-    # providers-wire.md §3.2: 655-659, 686-687, 69x.
+    # docs/providers-wire.md §3.2: 655-659, 686-687, 69x.
     phone_prefixes=("655", "656", "657", "658", "659", "686", "687", "69"),
 )
 
@@ -151,7 +151,7 @@ class OrangeMoneyProvider:
                 if not (exc.retryable or exc.outcome_unknown):
                     raise
                 # Orange documents no idempotency for `pay`: before sending it again, ask
-                # whether the previous one arrived (providers-wire.md §2.2, §5.1).
+                # whether the previous one arrived (docs/providers-wire.md §2.2, §5.1).
                 try:
                     tx = await self.client.status(label, ref.reference)
                 except ProviderError:
@@ -203,7 +203,7 @@ class OrangeMoneyProvider:
                 merchant_key=w.merchant_key.get_secret_value(),
                 currency=w.currency,
                 order_id=request.external_id,
-                # WebPay takes a JSON number, unlike omcoreapis (providers-wire.md §5.4).
+                # WebPay takes a JSON number, unlike omcoreapis (docs/providers-wire.md §5.4).
                 amount=request.amount,
                 return_url=request.return_url or w.return_url,
                 cancel_url=request.cancel_url or w.cancel_url,

@@ -1,4 +1,4 @@
-"""Raw Orange Money calls: omcoreapis (providers-wire.md §2.2) and WebPay (§2.1)."""
+"""Raw Orange Money calls: omcoreapis (docs/providers-wire.md §2.2) and WebPay (§2.1)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from mboa.providers.resilience import ResilienceSettings
 
 
 class OrangeWebPaySettings(BaseModel):
-    """OM WebPay, the redirect flow on api.orange.com (providers-wire.md §2.1)."""
+    """OM WebPay, the redirect flow on api.orange.com (docs/providers-wire.md §2.1)."""
 
     enabled: bool = True
     base_url: str = "http://127.0.0.1:8102"
@@ -31,7 +31,7 @@ class OrangeWebPaySettings(BaseModel):
 
 
 class OrangeMoneySettings(BaseModel):
-    """The omcoreapis merchant-payment (USSD push) and cash-in API (providers-wire.md §2.2)."""
+    """The omcoreapis merchant-payment (USSD push) and cash-in API (docs/providers-wire.md §2.2)."""
 
     enabled: bool = True
     base_url: str = "http://127.0.0.1:8102"
@@ -42,7 +42,7 @@ class OrangeMoneySettings(BaseModel):
     consumer_secret: SecretStr = SecretStr("simulator-consumer-secret")
     x_auth_token: SecretStr | None = None
     """`X-AUTH-TOKEN` exactly as Orange issued it; when unset it is built from
-    `api_username`/`api_password` as base64(user:password) (providers-wire.md §2.2)."""
+    `api_username`/`api_password` as base64(user:password) (docs/providers-wire.md §2.2)."""
     api_username: str = "simulator-api-user"
     api_password: SecretStr = SecretStr("simulator-api-password")
     channel_user_msisdn: str = Field(default="699112233", pattern=r"^6\d{8}$")

@@ -21,7 +21,7 @@ from mboa.providers.types import FailureCode, ProviderName, TransactionStatus
 _STATUS = {
     "PENDING": TransactionStatus.pending,
     "INITIATED": TransactionStatus.pending,
-    # omcoreapis really spells it SUCCESSFULL (providers-wire.md §2.2); WebPay says SUCCESS.
+    # omcoreapis really spells it SUCCESSFULL (docs/providers-wire.md §2.2); WebPay says SUCCESS.
     "SUCCESSFULL": TransactionStatus.succeeded,
     "SUCCESSFUL": TransactionStatus.succeeded,
     "SUCCESS": TransactionStatus.succeeded,
@@ -32,11 +32,11 @@ _STATUS = {
 }
 
 _CODES = {
-    # "60019 :: Le solde du compte du payeur est insuffisant" (providers-wire.md §2.2).
+    # "60019 :: Le solde du compte du payeur est insuffisant" (docs/providers-wire.md §2.2).
     "60019": FailureCode.insufficient_funds,
 }
 
-# Orange's known French failure messages (providers-wire.md §2.2), accents stripped.
+# Orange's known French failure messages (docs/providers-wire.md §2.2), accents stripped.
 _MESSAGES = (
     ("insuffisant", FailureCode.insufficient_funds),
     ("introuvable", FailureCode.payer_not_found),
@@ -48,7 +48,7 @@ _MESSAGES = (
 
 
 def map_status(raw: str | None) -> TransactionStatus:
-    """Unknown statuses are not final (providers-wire.md §5.3)."""
+    """Unknown statuses are not final (docs/providers-wire.md §5.3)."""
     if raw is None:
         return TransactionStatus.pending
     return _STATUS.get(raw.strip().upper(), TransactionStatus.pending)

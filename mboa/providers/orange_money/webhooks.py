@@ -1,4 +1,4 @@
-"""Orange Money notifications -> `ProviderNotification` (providers-wire.md §2.1, §2.2).
+"""Orange Money notifications -> `ProviderNotification` (docs/providers-wire.md §2.1, §2.2).
 
 Neither API signs its notifications and the omcoreapis payload is UNVERIFIED, so every known
 field spelling is read, flat or inside `data`. WebPay's `notif_token` is the one thing we can
@@ -68,7 +68,7 @@ def parse_notification(
 
 
 def verify_token(notification: ProviderNotification, expected_token: str | None) -> None:
-    """WebPay echoes the `notif_token` it returned at init (providers-wire.md §2.1)."""
+    """WebPay echoes the `notif_token` it returned at init (docs/providers-wire.md §2.1)."""
     if expected_token is None:
         return
     received = notification.notification_token or ""

@@ -1,4 +1,4 @@
-"""Orange Money bodies as on the wire (providers-wire.md §2). Field names are Orange's."""
+"""Orange Money bodies as on the wire (docs/providers-wire.md §2). Field names are Orange's."""
 
 from __future__ import annotations
 
