@@ -197,7 +197,11 @@ def report(violations: Iterable[Violation]) -> list[str]:
     used: set[object] = set()
     for violation in violations:
         infrastructure = next(
-            (p for p in SQL_INFRASTRUCTURE if violation.rule == "sql" and covers(p, violation.path)),
+            (
+                p
+                for p in SQL_INFRASTRUCTURE
+                if violation.rule == "sql" and covers(p, violation.path)
+            ),
             None,
         )
         if infrastructure is not None:
@@ -218,9 +222,12 @@ def report(violations: Iterable[Violation]) -> list[str]:
 def main() -> int:
     problems = report(check_sources(package_sources()))
     for problem in problems:
-        print(problem)
+        sys.stdout.write(problem + "\n")
     if problems:
-        print(f"{len(problems)} module-contract problem(s); see {Path(__file__).name}")
+        sys.stdout.write(
+            f"{len(problems)} module-contract problem(s): the rules are in"
+            " scripts/lint_contract.py and docs/architecture.md\n"
+        )
     return 1 if problems else 0
 
 

@@ -1,8 +1,9 @@
 """Authenticators: each endpoint declares who may call it and with which permission.
 
-`Authenticator` resolves the caller, applies the rate limit, scopes the request's transaction to the
-caller's merchant and mode (row-level security), and, for a POST, claims its Idempotency-Key — the
-key is scoped to the authenticated merchant and mode, so the claim can only happen here.
+An authenticator resolves the caller, applies the rate limit and the permission, and scopes the
+request's transaction to the caller's merchant and mode (row-level security). Nothing else: the
+route claims a POST's Idempotency-Key in a step of its own, after this one
+(`mboa.idempotency.dependencies`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import datetime as dt
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,7 +22,6 @@ from mboa.auth.scopes import KEY_PERMISSIONS, ROLE_PERMISSIONS, expand
 from mboa.auth.subject import AuthSubject, SubjectKind
 from mboa.auth.tokens import decode_access_token
 from mboa.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
-from mboa.idempotency import service as idempotency
 from mboa.kit.crypto import sha256_hex
 from mboa.kit.time import utc_now
 from mboa.merchants.repository import MerchantMemberRepository
@@ -155,19 +154,6 @@ async def _after_authentication(
             code="insufficient_permissions" if subject.key_id else "role_not_permitted",
         )
     request.state.auth = subject
-    if subject.merchant_id is not None and request.method == "POST":
-        key = request.headers.get("idempotency-key")
-        if key is not None:
-            idempotency.validate_key(key)
-            request.state.idempotency_claim = await idempotency.claim(
-                state.db.app_sessions,
-                subject.tenant,
-                key=key,
-                method=request.method,
-                path=request.url.path + ("?" + request.url.query if request.url.query else ""),
-                body=await request.body(),
-                stale_after=dt.timedelta(seconds=state.settings.idempotency.stale_lock_seconds),
-            )
     return subject
 
 

@@ -44,6 +44,7 @@ MTN_SANDBOX_NUMBERS = frozenset(f"+46733123{n}" for n in range(450, 464))
 # The characters a written phone number may use (after `strip()`), and how many.
 _PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ().-]{6,20}$")
 
+
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
     e164: str
