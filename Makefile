@@ -26,14 +26,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q
 
+## ruff, mypy --strict, and the module contract (SQL in repositories, errors in exceptions.py).
 lint: $(STAMP)
-	$(BIN)/ruff check mboa tests bench migrations
-	$(BIN)/ruff format --check mboa tests bench migrations
-	$(BIN)/mypy mboa
+	$(BIN)/ruff check mboa tests bench migrations scripts
+	$(BIN)/ruff format --check mboa tests bench migrations scripts
+	$(BIN)/mypy mboa scripts
+	$(BIN)/python scripts/lint_contract.py
 
 format: $(STAMP)
-	$(BIN)/ruff format mboa tests bench migrations
-	$(BIN)/ruff check --fix mboa tests bench migrations
+	$(BIN)/ruff format mboa tests bench migrations scripts
+	$(BIN)/ruff check --fix mboa tests bench migrations scripts
 
 bench: bench-api-auth bench-ledger bench-ledger-cost bench-startup
 

@@ -12,8 +12,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from mboa.api_keys.repository import ApiKeyRepository
 from mboa.api_keys.service import api_key as api_key_service
+from mboa.auth.repository import AuthRepository
 from mboa.config import Settings
 from mboa.kit.crypto import sha256_hex
 from mboa.merchants.service import merchant as merchant_service
@@ -56,9 +56,7 @@ def _save(path: Path, stored: dict[str, str]) -> None:
 
 async def _usable(db: Database, secret: str) -> bool:
     async with db.app_sessions() as session, session.begin():
-        row = await ApiKeyRepository.from_session(session).lookup_for_authentication(
-            sha256_hex(secret)
-        )
+        row = await AuthRepository.from_session(session).api_key(sha256_hex(secret))
     return row is not None and row.revoked_at is None and row.expires_at is None
 
 

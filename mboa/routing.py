@@ -1,6 +1,7 @@
 """The transaction boundary of a request.
 
-`ApiRoute` opens one session per request, lets dependencies and the endpoint use it, and then:
+`ApiRoute` opens one session per request, lets dependencies and the endpoint use it (a POST route
+claims its Idempotency-Key right after its own dependencies, the authenticator among them), then:
 stores the Idempotency-Key response in that same transaction and commits (success); or rolls back
 and answers the error object (an `MboaError`: stored for the key as Stripe does, except invalid
 parameters); or rolls back, releases the key and re-raises (validation failures and unexpected
@@ -13,6 +14,8 @@ ended here when the request ends.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -30,6 +33,7 @@ from mboa.auth.cache import take_invalidations
 from mboa.exception_handlers import error_response, request_id_of
 from mboa.exceptions import BadRequest, MboaError, UnknownParameter
 from mboa.idempotency import service as idempotency
+from mboa.idempotency.dependencies import claim_idempotency_key
 from mboa.kit.db import sqlstate
 from mboa.state import get_state
 
@@ -37,6 +41,7 @@ log = structlog.get_logger("mboa.routing")
 
 
 def _stored(response: Response) -> idempotency.StoredResponse:
+    """What an Idempotency-Key keeps of a route's response (the one place that decides it)."""
     content_type = response.headers.get("content-type", "application/json")
     return idempotency.StoredResponse(
         response.status_code, bytes(response.body), {"content-type": content_type}
@@ -62,8 +67,42 @@ def query_parameter_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
+_CLAIM_PARAMETER = "_mboa_idempotency_claim"
+
+
+def claiming_idempotency_key(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """`endpoint` with `claim_idempotency_key` as its last dependency.
+
+    FastAPI solves an endpoint's dependencies in the order of its parameters, and rebuilds them
+    from the endpoint whenever a router is included: a trailing parameter is the one place that
+    runs after the authenticator, whatever the endpoint declares and however it is mounted."""
+    if not inspect.iscoroutinefunction(endpoint):
+        raise TypeError(f"POST endpoint {endpoint.__qualname__} must be `async def`")
+    signature = inspect.signature(endpoint, eval_str=True)
+    claim = inspect.Parameter(
+        _CLAIM_PARAMETER,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[None, Depends(claim_idempotency_key)],
+    )
+
+    @functools.wraps(endpoint)
+    async def claimed(**values: Any) -> Any:
+        del values[_CLAIM_PARAMETER]
+        return await endpoint(**values)
+
+    claimed.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), claim]
+    )
+    return claimed
+
+
 class ApiRoute(APIRoute):
     """Tenant routes: the session is the API role's (row-level security applies)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if "POST" in {method.upper() for method in kwargs.get("methods") or ()}:
+            endpoint = claiming_idempotency_key(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
     # As Stripe does, a query parameter the route does not know is a 400: a misspelt or
     # unsupported filter (`created[after]`, `tpye`) would otherwise return an unfiltered list.

@@ -19,7 +19,7 @@ import structlog
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mboa.api_keys.repository import KeyForAuthentication
+from mboa.auth.repository import KeyForAuthentication
 from mboa.kit.tasks import cancel_and_wait
 
 log = structlog.get_logger("mboa.auth.cache")

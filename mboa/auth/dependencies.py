@@ -1,8 +1,9 @@
 """Authenticators: each endpoint declares who may call it and with which permission.
 
-`Authenticator` resolves the caller, applies the rate limit, scopes the request's transaction to the
-caller's merchant and mode (row-level security), and, for a POST, claims its Idempotency-Key — the
-key is scoped to the authenticated merchant and mode, so the claim can only happen here.
+An authenticator resolves the caller, applies the rate limit and the permission, and scopes the
+request's transaction to the caller's merchant and mode (row-level security). Nothing else: the
+route claims a POST's Idempotency-Key in a step of its own, after this one
+(`mboa.idempotency.dependencies`).
 """
 
 from __future__ import annotations
@@ -10,27 +11,23 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import datetime as dt
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mboa.api_keys.repository import ApiKeyRepository
 from mboa.auth.cache import ApiKeyCache
+from mboa.auth.repository import AuthRepository
 from mboa.auth.scopes import KEY_PERMISSIONS, ROLE_PERMISSIONS, expand
 from mboa.auth.subject import AuthSubject, SubjectKind
 from mboa.auth.tokens import decode_access_token
 from mboa.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
-from mboa.idempotency import service as idempotency
 from mboa.kit.crypto import sha256_hex
 from mboa.kit.time import utc_now
-from mboa.merchants.repository import MerchantMemberRepository
-from mboa.models import ApiKeyType, MemberRole, MerchantStatus
+from mboa.models import ApiKeyType, MerchantStatus
 from mboa.postgres import TenantContext, scope_session, set_merchant_only, set_tenant
 from mboa.routing import get_session
 from mboa.state import get_state
-from mboa.users.repository import UserRepository
 
 KEY_PREFIXES = {
     "sk_test_": (ApiKeyType.secret, False),
@@ -83,7 +80,7 @@ async def authenticate_api_key(
     row = cache.get(secret_hash) if cache is not None else None
     if row is None:
         session = await get_session(request)
-        row = await ApiKeyRepository.from_session(session).lookup_for_authentication(secret_hash)
+        row = await AuthRepository.from_session(session).api_key(secret_hash)
         if row is None:
             raise Unauthorized("Invalid API key provided.", code="api_key_invalid")
         if cache is not None:
@@ -132,12 +129,11 @@ async def authenticate_user(request: Request, session: AsyncSession) -> _User:
     claims = decode_access_token(state.jwt_secret, token)
     if claims is None:
         raise Unauthorized("Invalid or expired access token.", code="access_token_invalid")
-    found = await UserRepository.from_session(session).get_active_with_session(
+    user = await AuthRepository.from_session(session).user_with_live_session(
         claims.user_id, claims.session_id, now=utc_now()
     )
-    if found is None:
+    if user is None:
         raise Unauthorized("This session has ended; log in again.", code="session_expired")
-    user, _ = found
     return _User(user.id, claims.session_id, user.is_platform_admin)
 
 
@@ -155,19 +151,6 @@ async def _after_authentication(
             code="insufficient_permissions" if subject.key_id else "role_not_permitted",
         )
     request.state.auth = subject
-    if subject.merchant_id is not None and request.method == "POST":
-        key = request.headers.get("idempotency-key")
-        if key is not None:
-            idempotency.validate_key(key)
-            request.state.idempotency_claim = await idempotency.claim(
-                state.db.app_sessions,
-                subject.tenant,
-                key=key,
-                method=request.method,
-                path=request.url.path + ("?" + request.url.query if request.url.query else ""),
-                body=await request.body(),
-                stale_after=dt.timedelta(seconds=state.settings.idempotency.stale_lock_seconds),
-            )
     return subject
 
 
@@ -216,13 +199,10 @@ class MemberAuth:
         user = await authenticate_user(request, session)
         merchant_id = request.path_params.get("merchant_id", "")
         await set_merchant_only(session, merchant_id)
-        member = await MerchantMemberRepository.from_session(session).get_by_user(
-            merchant_id, user.user_id
-        )
-        if member is None:
+        role = await AuthRepository.from_session(session).member_role(merchant_id, user.user_id)
+        if role is None:
             raise NotFound(f"No such merchant: '{merchant_id}'", param="merchant_id")
         livemode = _livemode_param(request) if self.mode_scoped else False
-        role = MemberRole(member.role)
         subject = AuthSubject(
             kind=SubjectKind.user,
             permissions=ROLE_PERMISSIONS[role],

@@ -1,42 +1,21 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.auth.subject import AuthSubject
+from mboa.customers.exceptions import CustomerNotFound
 from mboa.customers.repository import CustomerReads, CustomerRepository
 from mboa.customers.schemas import CustomerCreate, CustomerUpdate
-from mboa.exceptions import BadRequest, NotFound
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.pagination import CreatedRange, ListParams
 from mboa.kit.schemas import merge_metadata
 from mboa.kit.time import utc_now
 from mboa.models import Customer
-
-
-class CustomerNotFound(NotFound):
-    pass
-
-
-_PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ().-]{6,20}$")
-
-
-def normalise_phone(raw: str) -> str:
-    """E.164; a bare national number is read as Cameroonian."""
-    if not _PHONE_CHARACTERS.match(raw):
-        raise BadRequest(f"Invalid phone number: '{raw}'", param="phone")
-    try:
-        number = phonenumbers.parse(raw, "CM")
-    except phonenumbers.NumberParseException:
-        raise BadRequest(f"Invalid phone number: '{raw}'", param="phone") from None
-    if not phonenumbers.is_valid_number(number):
-        raise BadRequest(f"Invalid phone number: '{raw}'", param="phone")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+from mboa.providers.phone import normalise_phone
 
 
 class CustomerService:

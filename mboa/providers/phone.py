@@ -1,5 +1,8 @@
 """Cameroonian mobile numbers: parse, normalise, guess the operator (docs/providers-wire.md §3).
 
+The one place phone numbers are read: `parse_phone` for a number that is to pay or be paid,
+`normalise_phone` for a contact number (a customer's), which need not have a wallet.
+
 Prefixes are only a hint because Cameroon has mobile number portability, so an explicit
 `provider` always wins. Numbers on networks without MTN MoMo / Orange Money wallets (Nexttel,
 Camtel) and foreign numbers are refused, naming the parameter.
@@ -7,12 +10,14 @@ Camtel) and foreign numbers are refused, naming the parameter.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
 
 from mboa.exceptions import BadRequest
 from mboa.providers import SPECS
+from mboa.providers.exceptions import InvalidPhoneNumber, UnsupportedPhoneNumber
 from mboa.providers.masking import mask_phone
 from mboa.providers.types import ProviderName
 
@@ -36,12 +41,8 @@ _NEVER_A_WALLET = ("242", "243")
 MTN_SANDBOX_NUMBERS = frozenset(f"+46733123{n}" for n in range(450, 464))
 
 
-class InvalidPhoneNumber(BadRequest):
-    code = "phone_number_invalid"
-
-
-class UnsupportedPhoneNumber(BadRequest):
-    code = "phone_number_unsupported"
+# The characters a written phone number may use (after `strip()`), and how many.
+_PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ().-]{6,20}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +94,9 @@ def parse_phone(raw: str, *, param: str = "phone", allow_sandbox: bool = False) 
         candidate = "+" + "".join(c for c in text if c.isdigit())
         if candidate in MTN_SANDBOX_NUMBERS:
             return PhoneNumber(e164=candidate, likely_provider=ProviderName.mtn_momo)
-    try:
-        number = phonenumbers.parse(text, "CM")
-    except phonenumbers.NumberParseException:
-        raise InvalidPhoneNumber(f"{raw!r} is not a phone number", param=param) from None
+    number = _read(text)
+    if number is None:
+        raise InvalidPhoneNumber(f"{raw!r} is not a phone number", param=param)
     if number.country_code != CAMEROON_CODE:
         raise UnsupportedPhoneNumber(
             "only Cameroonian mobile numbers (+237 6…) can pay with MTN MoMo or Orange Money",
@@ -115,6 +115,23 @@ def parse_phone(raw: str, *, param: str = "phone", allow_sandbox: bool = False) 
         likely_provider=detect_provider(national),
         network=_longest_match(national, _OTHER_NETWORKS),
     )
+
+
+def normalise_phone(raw: str, *, param: str = "phone") -> str:
+    """A contact number in E.164: any country's valid number, a bare national number read as
+    Cameroonian. Raises `BadRequest` (`parameter_invalid`) naming `param`."""
+    number = _read(raw) if _PHONE_CHARACTERS.match(raw) else None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise BadRequest(f"Invalid phone number: '{raw}'", param=param)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _read(text: str) -> phonenumbers.PhoneNumber | None:
+    """The number `text` writes (Cameroonian unless it says otherwise), valid or not."""
+    try:
+        return phonenumbers.parse(text, "CM")
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def resolve_provider(

@@ -14,23 +14,6 @@ class UserRepository(RepositoryBase[User]):
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(select(User).where(User.email == email.lower()))
 
-    async def get_active_with_session(
-        self, user_id: str, session_id: str, *, now: dt.datetime
-    ) -> tuple[User, UserSession] | None:
-        statement = (
-            select(User, UserSession)
-            .join(UserSession, UserSession.user_id == User.id)
-            .where(
-                User.id == user_id,
-                User.disabled_at.is_(None),
-                UserSession.id == session_id,
-                UserSession.revoked_at.is_(None),
-                UserSession.expires_at > now,
-            )
-        )
-        row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else (row[0], row[1])
-
 
 class UserSessionRepository(RepositoryBase[UserSession]):
     model = UserSession

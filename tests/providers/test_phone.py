@@ -8,13 +8,8 @@ from hypothesis import strategies as st
 
 from mboa.exceptions import BadRequest
 from mboa.providers import ProviderName
-from mboa.providers.phone import (
-    InvalidPhoneNumber,
-    UnsupportedPhoneNumber,
-    detect_provider,
-    parse_phone,
-    resolve_provider,
-)
+from mboa.providers.exceptions import InvalidPhoneNumber, UnsupportedPhoneNumber
+from mboa.providers.phone import detect_provider, normalise_phone, parse_phone, resolve_provider
 
 
 class TestParse:
@@ -51,6 +46,28 @@ class TestParse:
         assert parse_phone("46733123451", allow_sandbox=True).e164 == "+46733123451"
         with pytest.raises(UnsupportedPhoneNumber):
             parse_phone("+46733123451")
+
+
+class TestNormalise:
+    """A contact number (a customer's): any country, no wallet needed, E.164 out."""
+
+    @pytest.mark.parametrize(
+        ("raw", "e164"),
+        [
+            ("6 70 12 34 56", "+237670123456"),
+            ("222123456", "+237222123456"),
+            ("+33 6 12 34 56 78", "+33612345678"),
+        ],
+    )
+    def test_valid_numbers_of_any_country(self, raw: str, e164: str) -> None:
+        assert normalise_phone(raw) == e164
+
+    @pytest.mark.parametrize("raw", ["12", "+33612345678x", "+237 670", "not a number"])
+    def test_invalid_numbers_name_the_parameter(self, raw: str) -> None:
+        with pytest.raises(BadRequest) as raised:
+            normalise_phone(raw, param="customer[phone]")
+        assert raised.value.code == "parameter_invalid"
+        assert raised.value.param == "customer[phone]"
 
 
 class TestDetection:
