@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from mboa.providers import SPECS, ProviderName, ProviderRegistry, build_provider, get_spec
+from mboa.providers import ProviderName
 from mboa.providers.amounts import from_wire_amount, to_wire_amount
 from mboa.providers.base import PaymentProvider
 from mboa.providers.config import ProvidersSettings
@@ -16,6 +16,12 @@ from mboa.providers.masking import mask_mapping, mask_phone, mask_text
 from mboa.providers.mtn_momo import MtnMomoSettings
 from mboa.providers.mtn_momo import mapping as mtn
 from mboa.providers.orange_money import mapping as orange
+from mboa.providers.registry import (
+    SPECS,
+    ProviderRegistry,
+    build_provider,
+    get_spec,
+)
 from mboa.providers.types import Capability, CollectionRequest, FailureCode, TransactionStatus
 
 
