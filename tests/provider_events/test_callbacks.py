@@ -437,6 +437,18 @@ async def test_callbacks_are_rate_limited_per_client(
         assert int(response.headers["retry-after"]) >= 1
 
 
+async def test_the_api_parses_with_its_own_adapters_and_closes_them_when_it_stops(
+    settings: Settings, database_url: str, redis_url: str, clean: None
+) -> None:
+    async with other_api(settings, database_url, redis_url) as (state, client):
+        assert_received(await send(client, "mtn_momo", "att_api_pool", mtn_body()))
+        adapter = state.providers.get(ProviderName.mtn_momo)
+        assert adapter is state.providers.get(ProviderName.mtn_momo)  # built once, kept
+        pool = adapter.client.http.client  # type: ignore[attr-defined]
+        assert not pool.is_closed
+    assert pool.is_closed
+
+
 # -- confirmation ----------------------------------------------------------------------------------
 
 
