@@ -14,7 +14,7 @@ from mboa.api_keys.endpoints import router as api_keys_router
 from mboa.customers.endpoints import router as customers_router
 from mboa.ledger.endpoints import router as ledger_router
 from mboa.merchants.endpoints import router as merchants_router
-from mboa.providers.endpoints import router as providers_router
+from mboa.provider_events.endpoints import router as provider_events_router
 from mboa.users.endpoints import me_router
 from mboa.users.endpoints import router as users_router
 
@@ -27,7 +27,7 @@ ROUTERS: list[APIRouter] = [
     api_keys_router,
     users_router,
     me_router,
-    providers_router,
+    provider_events_router,
     admin_router,
 ]
 

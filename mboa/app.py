@@ -21,6 +21,7 @@ from mboa.metrics import POOLS
 from mboa.middlewares import RequestContextMiddleware
 from mboa.ops import router as ops_router
 from mboa.postgres import Database
+from mboa.providers.registry import ProviderRegistry
 from mboa.ratelimit import RateLimiter
 from mboa.runtime import jwt_secret
 from mboa.state import AppState
@@ -45,6 +46,7 @@ def build_state(settings: Settings, database_url: str, redis_url: str, *, proces
         rate_limiter=RateLimiter(redis_url, settings.rate_limit),
         jwt_secret=jwt_secret(settings),
         key_cache=ApiKeyCache(redis, settings.auth.key_cache_seconds),
+        providers=ProviderRegistry(settings.providers),
     )
 
 
@@ -58,6 +60,7 @@ async def close_state(state: AppState) -> None:
     await state.db.dispose()
     await state.redis.aclose()
     await state.rate_limiter.close()
+    await state.providers.aclose()
 
 
 def _watch_pools(state: AppState) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
@@ -11,6 +12,9 @@ from mboa.auth.cache import ApiKeyCache
 from mboa.config import Settings
 from mboa.postgres import Database
 from mboa.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from mboa.providers.registry import ProviderRegistry
 
 
 @dataclasses.dataclass
@@ -21,6 +25,8 @@ class AppState:
     rate_limiter: RateLimiter
     jwt_secret: str
     key_cache: ApiKeyCache
+    providers: ProviderRegistry
+    """The operator adapters (HTTP pools, tokens, breakers); closed with the state."""
 
 
 def get_state(connection: HTTPConnection) -> AppState:

@@ -1,7 +1,27 @@
-"""Imports every domain's tasks so they register (the worker and scheduler load this)."""
+"""The one place tasks register: the processes that run or schedule tasks (the worker and its
+outbox relay, the scheduler) call `load_tasks()` at start.
 
-from mboa.idempotency import tasks as idempotency_tasks
-from mboa.ledger import tasks as ledger_tasks
-from mboa.providers import tasks as providers_tasks
+Nothing else imports a domain's `tasks` module for its side effect: `enqueue` writes only the
+task's name to the outbox, and the relay, in the worker, finds its queue and options here.
+"""
 
-__all__ = ["idempotency_tasks", "ledger_tasks", "providers_tasks"]
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+from mboa.worker import REGISTRY, Task
+
+TASK_MODULES = (
+    "mboa.idempotency.tasks",
+    "mboa.ledger.tasks",
+    "mboa.provider_events.tasks",
+)
+"""Every domain's `tasks` module (a test checks that none is missing)."""
+
+
+def load_tasks() -> Mapping[str, Task]:
+    """Register every domain's tasks (importing a module twice is a no-op); returns them all."""
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    return REGISTRY

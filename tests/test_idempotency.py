@@ -182,7 +182,9 @@ async def test_prune_task_removes_only_old_keys(api: Api, app_state, owner_conne
     await owner_connection.execute(
         "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old'"
     )
-    removed = await prune(TaskContext(app_state.settings, app_state.db), {})
+    removed = await prune(
+        TaskContext(app_state.settings, app_state.db, providers=app_state.providers), {}
+    )
     assert removed == 1
     keys = await owner_connection.fetch("SELECT key FROM idempotency_keys")
     assert [r["key"] for r in keys] == ["new"]

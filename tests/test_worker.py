@@ -4,15 +4,22 @@ a Redis outage between commit and relay."""
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from bullmq import Queue
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+import mboa
 from mboa.config import Settings
 from mboa.postgres import Database, TenantContext, role_urls, set_tenant
+from mboa.providers import PaymentProvider, ProviderName
 from mboa.scheduler.run import register_schedules
+from mboa.tasks import TASK_MODULES
 from mboa.worker import TaskContext, enqueue, task
 from mboa.worker.relay import OutboxRelay
 from mboa.worker.run import run_worker
@@ -31,10 +38,21 @@ async def record(ctx: TaskContext, payload: dict[str, Any]) -> str:
     return str(payload["value"])
 
 
-async def _enqueue_as_tenant(db: Database, merchant_id: str, value: str, *, commit: bool) -> None:
+ADAPTERS: list[PaymentProvider] = []
+
+
+@task("tests.use_an_adapter", queue="tests")
+async def use_an_adapter(ctx: TaskContext, payload: dict[str, Any]) -> None:
+    """Keeps the adapter the worker's registry hands out (building it opens its HTTP pool)."""
+    ADAPTERS.append(ctx.providers.get(ProviderName.mtn_momo))
+
+
+async def _enqueue_as_tenant(
+    db: Database, merchant_id: str, value: str, *, commit: bool, task_name: str = "tests.record"
+) -> None:
     async with db.app_sessions() as session:
         await set_tenant(session, TenantContext(merchant_id, livemode=False))
-        await enqueue(session, "tests.record", {"value": value})
+        await enqueue(session, task_name, {"value": value})
         if commit:
             await session.commit()
         else:
@@ -87,8 +105,9 @@ async def test_redis_outage_delays_but_never_loses(
     finally:
         await down.close()
     row = await owner_connection.fetchrow(
-        "SELECT relayed_at, relay_attempts, last_error FROM outbox"
+        "SELECT queue, relayed_at, relay_attempts, last_error FROM outbox"
     )
+    assert row["queue"] == ""  # resolved by the relay, not by `enqueue`
     assert row["relayed_at"] is None
     assert row["relay_attempts"] == 1
     assert row["last_error"]
@@ -99,6 +118,8 @@ async def test_redis_outage_delays_but_never_loses(
         assert await up.relay_once() == 0  # relayed once only
     finally:
         await up.close()
+    # The row named the task only; the relay found its queue and records where it sent it.
+    assert await owner_connection.fetchval("SELECT queue FROM outbox") == "tests"
     queue = Queue("tests", {"connection": redis_url, "prefix": settings.worker.queue_prefix})
     try:
         counts = await queue.getJobCounts("waiting", "active", "completed", "delayed")
@@ -124,3 +145,51 @@ async def test_scheduler_registers_cron_tasks(
         assert await queue.getJobSchedulersCount() == len(schedulers)
     finally:
         await queue.close()
+
+
+def _is_closed(adapter: PaymentProvider) -> bool:
+    http = adapter.client.http.client  # type: ignore[attr-defined]
+    return bool(http.is_closed)
+
+
+async def test_the_worker_closes_its_adapters_when_it_stops(
+    api: Api, settings: Settings, db: Database, database_url: str, redis_url: str
+) -> None:
+    account = await api.signup()
+    ADAPTERS.clear()
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(settings, database_url, redis_url, stop=stop))
+    try:
+        await _enqueue_as_tenant(
+            db, account.merchant_id, "pool", commit=True, task_name="tests.use_an_adapter"
+        )
+        for _ in range(300):
+            if ADAPTERS:
+                break
+            await asyncio.sleep(0.05)
+        (adapter,) = ADAPTERS
+        assert not _is_closed(adapter)  # open while the worker runs
+    finally:
+        stop.set()
+        await worker
+    assert _is_closed(adapter)
+
+
+def test_api_routes_register_no_task() -> None:
+    """Tasks register where processes load them (`mboa.tasks.load_tasks`), not as a side effect
+    of importing the routes that enqueue them."""
+    script = "import mboa.app, mboa.api\nfrom mboa.worker import REGISTRY\nprint(sorted(REGISTRY))"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, check=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_task_module_is_loaded_at_start() -> None:
+    root = Path(mboa.__file__).parent
+    declaring = {
+        ".".join(("mboa", *path.relative_to(root).with_suffix("").parts))
+        for path in root.rglob("*.py")
+        if re.search(r"^@task\(", path.read_text(), re.MULTILINE)
+    }
+    assert declaring == set(TASK_MODULES)

@@ -8,9 +8,9 @@ capability still has the method, which raises `UnsupportedCapability`; check
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 from mboa.providers.types import (
     Balance,
@@ -24,6 +24,13 @@ from mboa.providers.types import (
     TransactionRef,
     TransactionResult,
 )
+
+if TYPE_CHECKING:
+    # Annotations only: importing the port must not load httpx, and config.py imports the
+    # operators' settings.
+    import httpx
+
+    from mboa.providers.config import ProvidersSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +156,41 @@ class PaymentProvider(
     async def aclose(self) -> None:
         """Release HTTP connections."""
         ...
+
+
+class OperatorSettings(Protocol):
+    """What the registry needs of an operator's settings group."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=OperatorSettings)
+SettingsT_contra = TypeVar("SettingsT_contra", bound=OperatorSettings, contravariant=True)
+
+
+class ProviderFactory(Protocol[SettingsT_contra]):
+    """An adapter class: built from its settings group (and a test transport)."""
+
+    def __call__(
+        self, settings: SettingsT_contra, /, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> PaymentProvider: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorEntry(Generic[SettingsT]):
+    """Everything the registry knows about one operator, declared once next to its adapter."""
+
+    spec: ProviderSpec
+    settings_of: Callable[[ProvidersSettings], SettingsT]
+    """Its group in `settings.providers` (`MBOA_PROVIDERS__<NAME>__…`)."""
+    build: ProviderFactory[SettingsT]
+
+    @property
+    def name(self) -> ProviderName:
+        return self.spec.name
+
+    def create(
+        self, providers: ProvidersSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> PaymentProvider:
+        return self.build(self.settings_of(providers), transport=transport)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import phonenumbers
 
 from mboa.exceptions import BadRequest
-from mboa.providers import SPECS
 from mboa.providers.exceptions import InvalidPhoneNumber, UnsupportedPhoneNumber
 from mboa.providers.masking import mask_phone
+from mboa.providers.registry import SPECS
 from mboa.providers.types import ProviderName
 
 CAMEROON_CODE = 237

@@ -13,18 +13,18 @@ import structlog
 from bullmq import Queue
 
 from mboa.config import Settings
-from mboa.worker._registry import REGISTRY, job_options
-from mboa.worker.run import load_tasks
+from mboa.tasks import load_tasks
+from mboa.worker._registry import job_options
 
 log = structlog.get_logger("mboa.scheduler")
 
 
 async def register_schedules(settings: Settings, redis_url: str) -> list[str]:
-    load_tasks()
+    tasks = load_tasks()
     registered = []
     queues: dict[str, Queue] = {}
     try:
-        for definition in REGISTRY.values():
+        for definition in tasks.values():
             if definition.cron is None:
                 continue
             queue = queues.setdefault(

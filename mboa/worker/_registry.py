@@ -2,22 +2,28 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mboa.config import Settings
 from mboa.postgres import Database
+
+if TYPE_CHECKING:
+    # Annotation only: enqueueing (any process) must not load the adapters.
+    from mboa.providers.registry import ProviderRegistry
 
 Handler = Callable[["TaskContext", dict[str, Any]], Awaitable[Any]]
 
 
 @dataclasses.dataclass
 class TaskContext:
-    """What a task handler gets: the platform-role engine (tasks act across merchants) and settings."""
+    """What a task handler gets: the platform-role engine (tasks act across merchants), settings
+    and the process's operator adapters (closed by the worker when it stops)."""
 
     settings: Settings
     db: Database
     job_id: str | None = None
     attempt: int = 1
+    providers: ProviderRegistry = dataclasses.field(kw_only=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mboa.worker._registry import REGISTRY
 from mboa.worker.repository import OutboxRepository
 
 
@@ -19,18 +18,12 @@ async def enqueue(
 ) -> str:
     """Write a job to the outbox in the caller's transaction; it runs only if that commits.
 
-    `job_id` makes the job unique (e.g. `"payments.poll:pi_123:3"`); by default it is random.
+    Only the task's name is written: the relay finds its queue and options in the task registry
+    when it sends the row to BullMQ (so callers need not load any task). `job_id` makes the job
+    unique (e.g. `"payments.poll:pi_123:3"`); by default it is random.
     """
-    definition = REGISTRY.get(task_name)
-    if definition is None:
-        # Any process may enqueue (the API never runs tasks): load every domain's tasks once.
-        import mboa.tasks  # noqa: F401
-
-        definition = REGISTRY.get(task_name)
-    if definition is None:
-        raise KeyError(f"unknown task {task_name!r}")
     job_id = job_id or f"{task_name}:{uuid.uuid4().hex}"
     await OutboxRepository.from_session(session).insert(
-        task=task_name, queue=definition.queue, payload=payload, job_id=job_id, delay_ms=delay_ms
+        task=task_name, payload=payload, job_id=job_id, delay_ms=delay_ms
     )
     return job_id

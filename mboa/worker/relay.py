@@ -14,7 +14,8 @@ from mboa.config import Settings
 from mboa.kit.tasks import cancel_and_wait
 from mboa.kit.time import utc_now
 from mboa.postgres import Database, plain_url
-from mboa.worker._registry import REGISTRY, job_options
+from mboa.tasks import load_tasks
+from mboa.worker._registry import job_options
 from mboa.worker.repository import OutboxRepository
 
 log = structlog.get_logger("mboa.outbox")
@@ -30,6 +31,8 @@ class OutboxRelay:
         self.platform_url = platform_url
         self.queues: dict[str, Queue] = {}
         self.wakeup = asyncio.Event()
+        # Rows carry the task's name only: its queue and options come from the registry.
+        self.tasks = load_tasks()
 
     def queue(self, name: str) -> Queue:
         if name not in self.queues:
@@ -44,9 +47,9 @@ class OutboxRelay:
         async with self.db.platform_transaction() as session:
             repository = OutboxRepository.from_session(session)
             messages = await repository.claim_pending(self.settings.worker.outbox_batch_size)
-            done: list[int] = []
+            done: dict[str, list[int]] = {}
             for message in messages:
-                definition = REGISTRY.get(message.task)
+                definition = self.tasks.get(message.task)
                 if definition is None:
                     await repository.mark_failed(message.id, f"unknown task {message.task!r}")
                     continue
@@ -54,7 +57,7 @@ class OutboxRelay:
                     # BullMQ waits for ever for an unreachable Redis; the outbox row is the
                     # durable copy, so give up quickly and retry on the next pass.
                     await asyncio.wait_for(
-                        self.queue(message.queue).add(
+                        self.queue(definition.queue).add(
                             message.task,
                             message.payload,
                             job_options(
@@ -67,9 +70,9 @@ class OutboxRelay:
                     await repository.mark_failed(message.id, repr(exc))
                     log.warning("outbox_relay_failed", task=message.task, error=repr(exc))
                     break
-                done.append(message.id)
+                done.setdefault(definition.queue, []).append(message.id)
             await repository.mark_relayed(done, utc_now())
-            relayed = len(done)
+            relayed = sum(len(ids) for ids in done.values())
         return relayed
 
     async def _listen(self) -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -9,17 +9,25 @@ from sqlalchemy import insert, select, update
 from mboa.kit.repository import RepositoryBase
 from mboa.models import OutboxMessage
 
+UNRESOLVED_QUEUE = ""
+"""`outbox.queue` of a row not relayed yet: the relay resolves the queue from the task registry
+and records the one it sent the row to (`mark_relayed`)."""
+
 
 class OutboxRepository(RepositoryBase[OutboxMessage]):
     model = OutboxMessage
 
     async def insert(
-        self, *, task: str, queue: str, payload: dict[str, Any], job_id: str, delay_ms: int
+        self, *, task: str, payload: dict[str, Any], job_id: str, delay_ms: int
     ) -> None:
         # No RETURNING: the API role may insert but not read the outbox.
         await self.session.execute(
             insert(OutboxMessage).values(
-                task=task, queue=queue, payload=payload, job_id=job_id, delay_ms=delay_ms
+                task=task,
+                queue=UNRESOLVED_QUEUE,
+                payload=payload,
+                job_id=job_id,
+                delay_ms=delay_ms,
             )
         )
 
@@ -33,11 +41,17 @@ class OutboxRepository(RepositoryBase[OutboxMessage]):
         )
         return (await self.session.execute(statement)).scalars().all()
 
-    async def mark_relayed(self, ids: Sequence[int], now: dt.datetime) -> None:
-        if ids:
-            await self.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(relayed_at=now)
-            )
+    async def mark_relayed(
+        self, ids_by_queue: Mapping[str, Sequence[int]], now: dt.datetime
+    ) -> None:
+        """Mark rows relayed, recording the queue each one was sent to."""
+        for queue, ids in ids_by_queue.items():
+            if ids:
+                await self.session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids))
+                    .values(relayed_at=now, queue=queue)
+                )
 
     async def mark_failed(self, message_id: int, error: str) -> None:
         await self.session.execute(

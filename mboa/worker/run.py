@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -12,22 +13,28 @@ from bullmq import Worker
 from mboa.config import Settings
 from mboa.kit.memory import freeze_startup_objects
 from mboa.postgres import Database, role_urls
-from mboa.worker._registry import REGISTRY, TaskContext
+from mboa.providers.registry import ProviderRegistry
+from mboa.tasks import load_tasks
+from mboa.worker._registry import Task, TaskContext
 from mboa.worker.relay import OutboxRelay
 
 log = structlog.get_logger("mboa.worker")
 
 
-def load_tasks() -> None:
-    import mboa.tasks  # noqa: F401 - registers every domain's tasks
-
-
-def make_processor(settings: Settings, db: Database) -> Any:
+def make_processor(
+    tasks: Mapping[str, Task], settings: Settings, db: Database, providers: ProviderRegistry
+) -> Any:
     async def process(job: Any, token: str) -> Any:
-        definition = REGISTRY.get(job.name)
+        definition = tasks.get(job.name)
         if definition is None:
             raise RuntimeError(f"no handler for task {job.name!r}")
-        context = TaskContext(settings, db, job_id=job.id, attempt=int(job.attemptsMade) + 1)
+        context = TaskContext(
+            settings,
+            db,
+            job_id=job.id,
+            attempt=int(job.attemptsMade) + 1,
+            providers=providers,
+        )
         structlog.contextvars.bind_contextvars(task=job.name, job_id=job.id)
         try:
             return await definition.handler(context, dict(job.data or {}))
@@ -51,14 +58,15 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     freeze_after_startup: bool = False,
 ) -> None:
-    load_tasks()
+    tasks = load_tasks()
     db = Database.connect(settings, database_url, process="worker")
+    providers = ProviderRegistry(settings.providers)
     _, platform_url = role_urls(settings, database_url)
     if stop is None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-    queues = sorted({t.queue for t in REGISTRY.values()})
-    processor = make_processor(settings, db)
+    queues = sorted({t.queue for t in tasks.values()})
+    processor = make_processor(tasks, settings, db, providers)
     workers = [
         Worker(
             queue,
@@ -83,4 +91,6 @@ async def run_worker(
         await relay_task
         for worker in workers:
             await worker.close()
+        # After the workers: no task is running any more, so no adapter is in use.
+        await providers.aclose()
         await db.dispose()

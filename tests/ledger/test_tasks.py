@@ -12,6 +12,7 @@ from mboa.ledger.fees import fee_plan
 from mboa.ledger.posting import Leg, Outcome, SourceType
 from mboa.ledger.service import ledger
 from mboa.postgres import Database
+from mboa.providers.registry import ProviderRegistry
 from mboa.worker import REGISTRY, TaskContext
 
 M = "acct_01JDTASKS0000000000000001"
@@ -37,7 +38,9 @@ async def test_settle_task_moves_due_collections(ledger_db: Database, settings: 
                 currency="XAF", source=f"pi_task{i}", idempotency_key=f"task:{i}",
             )  # fmt: skip
             assert result.outcome is Outcome.created
-    context = TaskContext(settings=settings, db=ledger_db)
+    context = TaskContext(
+        settings=settings, db=ledger_db, providers=ProviderRegistry(settings.providers)
+    )
     assert await tasks.settle(context, {}) == 1  # only the T+0 one is due
     assert await tasks.settle(context, {}) == 0  # and only once
     async with ledger_db.platform_transaction() as session:
@@ -56,7 +59,15 @@ async def test_expire_task_releases_holds(ledger_db: Database, settings: Setting
         )  # fmt: skip
         assert held.ok
         assert (await ledger.balance(session, available)).pending_credits == 70
-    assert await tasks.expire_pending(TaskContext(settings=settings, db=ledger_db), {}) == 1
+    assert (
+        await tasks.expire_pending(
+            TaskContext(
+                settings=settings, db=ledger_db, providers=ProviderRegistry(settings.providers)
+            ),
+            {},
+        )
+        == 1
+    )
     async with ledger_db.platform_transaction() as session:
         assert (await ledger.balance(session, available)).pending_credits == 0
         late = await ledger.post_pending(session, held.transaction_id, idempotency_key="task:p")

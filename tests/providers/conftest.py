@@ -16,8 +16,10 @@ from starlette.routing import Route
 
 from mboa.providers import ProviderName
 from mboa.providers.base import PaymentProvider
-from mboa.providers.mtn_momo import MtnMomoProvider, MtnMomoSettings
-from mboa.providers.orange_money import OrangeMoneyProvider, OrangeMoneySettings
+from mboa.providers.mtn_momo import MtnMomoSettings
+from mboa.providers.mtn_momo.adapter import MtnMomoProvider
+from mboa.providers.orange_money import OrangeMoneySettings
+from mboa.providers.orange_money.adapter import OrangeMoneyProvider
 from mboa.providers.resilience import ResilienceSettings
 from mboa.providers.types import (
     CollectionRequest,

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from mboa.providers import SPECS, ProviderName, ProviderRegistry, build_provider, get_spec
+from mboa.providers import ProviderName
 from mboa.providers.amounts import from_wire_amount, to_wire_amount
 from mboa.providers.base import PaymentProvider
 from mboa.providers.config import ProvidersSettings
@@ -16,6 +16,13 @@ from mboa.providers.masking import mask_mapping, mask_phone, mask_text
 from mboa.providers.mtn_momo import MtnMomoSettings
 from mboa.providers.mtn_momo import mapping as mtn
 from mboa.providers.orange_money import mapping as orange
+from mboa.providers.registry import (
+    OPERATORS,
+    SPECS,
+    ProviderRegistry,
+    build_provider,
+    get_spec,
+)
 from mboa.providers.types import Capability, CollectionRequest, FailureCode, TransactionStatus
 
 
@@ -135,6 +142,14 @@ class TestRegistry:
             assert registry.get(name) is provider
             assert provider.spec.supports(Capability.collect)
         await registry.aclose()
+
+    def test_one_entry_per_operator(self) -> None:
+        assert set(OPERATORS) == set(ProviderName)
+        settings = ProvidersSettings()
+        for name, entry in OPERATORS.items():
+            assert entry.spec.name is name
+            # Its settings group is the one named like it (MBOA_PROVIDERS__<NAME>__…).
+            assert entry.settings_of(settings) is getattr(settings, name.value)
 
     def test_specs(self) -> None:
         assert set(SPECS) == set(ProviderName)

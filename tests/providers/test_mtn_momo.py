@@ -21,7 +21,8 @@ from mboa.providers.errors import (
     ReferenceConflict,
     UnsupportedCapability,
 )
-from mboa.providers.mtn_momo import MtnMomoProvider, MtnMomoSettings
+from mboa.providers.mtn_momo import MtnMomoSettings
+from mboa.providers.mtn_momo.adapter import MtnMomoProvider
 from mboa.providers.mtn_momo.config import MtnProductCredentials
 from mboa.providers.types import (
     CollectionRequest,

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from mboa.providers import ProviderName
 from mboa.providers.errors import InvalidNotification, InvalidRequest, UnsupportedCapability
-from mboa.providers.orange_money import OrangeMoneyProvider
+from mboa.providers.orange_money.adapter import OrangeMoneyProvider
 from mboa.providers.types import (
     CollectionFlow,
     CollectionRequest,

@@ -1,6 +1,7 @@
 """MTN MoMo Open API adapter (docs/providers-wire.md §1)."""
 
-from mboa.providers.mtn_momo.adapter import SPEC, MtnMomoProvider
+# Thin on purpose: `mboa.config` reads `config.py`, and must not load httpx. The adapter is
+# `adapter.MtnMomoProvider`, its registration entry `adapter.OPERATOR`.
 from mboa.providers.mtn_momo.config import MtnMomoSettings
 
-__all__ = ["SPEC", "MtnMomoProvider", "MtnMomoSettings"]
+__all__ = ["MtnMomoSettings"]

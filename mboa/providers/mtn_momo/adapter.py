@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import httpx
 
 from mboa.providers.amounts import from_wire_amount, to_wire_amount
-from mboa.providers.base import ProviderSpec
+from mboa.providers.base import OperatorEntry, ProviderSpec
 from mboa.providers.errors import (
     InvalidRequest,
     ProviderError,
@@ -284,3 +284,9 @@ class MtnMomoProvider:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+OPERATOR = OperatorEntry(
+    SPEC, settings_of=lambda providers: providers.mtn_momo, build=MtnMomoProvider
+)
+"""This operator's one registration entry (listed in `mboa.providers.registry.OPERATORS`)."""

@@ -1,6 +1,7 @@
 """Orange Money Cameroon: omcoreapis USSD push and cash-in, OM WebPay (docs/providers-wire.md §2)."""
 
-from mboa.providers.orange_money.adapter import SPEC, OrangeMoneyProvider
+# Thin on purpose: `mboa.config` reads `config.py`, and must not load httpx. The adapter is
+# `adapter.OrangeMoneyProvider`, its registration entry `adapter.OPERATOR`.
 from mboa.providers.orange_money.config import OrangeMoneySettings
 
-__all__ = ["SPEC", "OrangeMoneyProvider", "OrangeMoneySettings"]
+__all__ = ["OrangeMoneySettings"]

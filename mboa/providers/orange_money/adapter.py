@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import httpx
 
 from mboa.providers.amounts import from_wire_amount, to_wire_amount
-from mboa.providers.base import ProviderSpec
+from mboa.providers.base import OperatorEntry, ProviderSpec
 from mboa.providers.errors import (
     InvalidRequest,
     ProviderError,
@@ -304,3 +304,9 @@ class OrangeMoneyProvider:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+OPERATOR = OperatorEntry(
+    SPEC, settings_of=lambda providers: providers.orange_money, build=OrangeMoneyProvider
+)
+"""This operator's one registration entry (listed in `mboa.providers.registry.OPERATORS`)."""

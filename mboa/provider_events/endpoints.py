@@ -12,8 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from mboa.providers import service
-from mboa.providers import tasks as _tasks  # noqa: F401 - registers the task `receive` enqueues
+from mboa.provider_events import service
 from mboa.routing import OperatorCallbackRoute, SessionDep
 from mboa.state import get_state
 
@@ -44,7 +43,7 @@ async def operator_callback(
     state = get_state(request)
     client = request.client.host if request.client else "unknown"
     await state.rate_limiter.hit_callback(client)
-    adapter = service.provider_for(state.settings.providers, provider)
+    adapter = service.provider_for(state.providers, provider)
     await service.receive(
         session,
         adapter,

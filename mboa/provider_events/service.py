@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,16 +23,15 @@ from mboa.kit.ids import Prefix, new_id
 from mboa.kit.time import utc_now
 from mboa.models import CallbackResult, CallbackVerification
 from mboa.postgres import Database
-from mboa.providers import ProviderRegistry
+from mboa.provider_events.exceptions import RetryLater
+from mboa.provider_events.repository import ProviderEventRepository
 from mboa.providers.base import PaymentProvider
-from mboa.providers.config import ProvidersSettings
 from mboa.providers.errors import (
     InvalidNotification,
     ProviderConfigurationError,
     ProviderError,
     ProviderNotFound,
 )
-from mboa.providers.repository import ProviderEventRepository
 from mboa.providers.types import (
     CollectionFlow,
     Product,
@@ -42,6 +41,9 @@ from mboa.providers.types import (
     TransactionResult,
 )
 from mboa.worker import enqueue
+
+if TYPE_CHECKING:
+    from mboa.providers.registry import ProviderRegistry
 
 log = structlog.get_logger("mboa.providers.callbacks")
 
@@ -68,34 +70,11 @@ def confirm_job_id(event_id: str) -> str:
     return f"{CONFIRM_TASK}:{event_id}"
 
 
-# -- one registry per process -----------------------------------------------------------------
-
-_registries: dict[int, tuple[ProvidersSettings, ProviderRegistry]] = {}
-
-
-def registry_for(settings: ProvidersSettings) -> ProviderRegistry:
-    """The process-wide registry for these settings (HTTP pools, tokens and breakers are kept).
-
-    Keyed by identity: a process has one Settings object (tests may build a few). The settings
-    object is held too, so its id cannot be reused by another one."""
-    cached = _registries.get(id(settings))
-    if cached is None or cached[0] is not settings:
-        cached = _registries[id(settings)] = (settings, ProviderRegistry(settings))
-    return cached[1]
-
-
-async def close_registries() -> None:
-    registries = [registry for _, registry in _registries.values()]
-    _registries.clear()
-    for registry in registries:
-        await registry.aclose()
-
-
-def provider_for(settings: ProvidersSettings, name: str) -> PaymentProvider:
+def provider_for(providers: ProviderRegistry, name: str) -> PaymentProvider:
     """The adapter for a callback path's `{provider}`; unknown or disabled -> 404."""
     try:
         provider_name = ProviderName(name)
-        return registry_for(settings).get(provider_name)
+        return providers.get(provider_name)
     except (ValueError, ProviderConfigurationError):
         raise NotFound(f"No such provider: '{name[:40]}'", param="provider") from None
 
@@ -242,10 +221,6 @@ class Outcome:
     detail: dict[str, Any]
 
 
-class RetryLater(Exception):
-    """The status read failed for a reason that may pass (outage, timeout, open breaker)."""
-
-
 def _products(note: ProviderNotification) -> tuple[Product, ...]:
     # The callback does not say which product it belongs to. MTN's status resource names a
     # `payee` for a transfer and a `payer` for a request-to-pay (§1.6, §1.8); otherwise try the
@@ -345,7 +320,7 @@ async def _read_status(
 
 
 async def confirm(
-    db: Database, settings: ProvidersSettings, event_id: str, *, final_try: bool = True
+    db: Database, providers: ProviderRegistry, event_id: str, *, final_try: bool = True
 ) -> CallbackResult | None:
     """Read the operator's status for one stored callback and record it on the event.
 
@@ -362,7 +337,7 @@ async def confirm(
         provider_name, attempt_id, body = event.provider, event.attempt_id, event.body
 
     try:
-        provider = registry_for(settings).get(ProviderName(provider_name))
+        provider = providers.get(ProviderName(provider_name))
         # The stored body is what the operator sent; parsing is pure, so this is the same
         # notification `receive()` saw.
         note = provider.parse_notification(body, our_id=attempt_id)

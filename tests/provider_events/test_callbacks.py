@@ -17,11 +17,14 @@ from mboa.config import RateLimitSettings, Settings
 from mboa.kit.net import free_port
 from mboa.models import CallbackResult, CallbackVerification
 from mboa.postgres import Database
-from mboa.providers import ProviderName, service
+from mboa.provider_events import service
+from mboa.provider_events.exceptions import RetryLater
+from mboa.provider_events.service import CONFIRM_TASK
+from mboa.provider_events.tasks import ATTEMPTS, confirm_callback
+from mboa.providers import ProviderName
 from mboa.providers.config import ProvidersSettings
 from mboa.providers.mtn_momo import MtnMomoSettings
-from mboa.providers.service import CONFIRM_TASK
-from mboa.providers.tasks import ATTEMPTS, confirm_callback
+from mboa.providers.registry import ProviderRegistry
 from mboa.providers.types import (
     CollectionRequest,
     DisbursementRequest,
@@ -30,6 +33,7 @@ from mboa.providers.types import (
     TransactionStatus,
 )
 from mboa.simulator.run import RunningSimulators
+from mboa.tasks import load_tasks
 from mboa.worker import TaskContext
 from tests.conftest import make_settings, other_api
 from tests.helpers import assert_error
@@ -44,12 +48,13 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def sim_settings(sims: RunningSimulators) -> AsyncIterator[Settings]:
-    """Settings whose adapters point at the simulators (what a worker would be configured with)."""
-    yield make_settings(
-        providers=ProvidersSettings(mtn_momo=mtn_settings(sims), orange_money=orange_settings(sims))
+async def sim_providers(sims: RunningSimulators) -> AsyncIterator[ProviderRegistry]:
+    """The adapters of a worker whose settings point at the simulators."""
+    registry = ProviderRegistry(
+        ProvidersSettings(mtn_momo=mtn_settings(sims), orange_money=orange_settings(sims))
     )
-    await service.close_registries()
+    yield registry
+    await registry.aclose()
 
 
 def path(provider: str, attempt_id: str) -> str:
@@ -106,10 +111,14 @@ def assert_received(response: httpx.Response) -> None:
     assert response.json() == {"received": True}
 
 
-async def confirm(settings: Settings, db: Database, event_id: str, *, attempt: int = 1) -> Any:
-    return await confirm_callback(
-        TaskContext(settings, db, attempt=attempt), {"event_id": event_id}
+async def confirm(
+    providers: ProviderRegistry, db: Database, event_id: str, *, attempt: int = 1
+) -> Any:
+    """Run the task as the worker does, with a worker's registry (`TaskContext.providers`)."""
+    context = TaskContext(
+        make_settings(providers=providers.settings), db, attempt=attempt, providers=providers
     )
+    return await confirm_callback(context, {"event_id": event_id})
 
 
 # -- receipt ---------------------------------------------------------------------------------------
@@ -147,7 +156,9 @@ async def test_mtn_callback_is_stored_and_one_confirmation_enqueued(
 
     (job,) = await jobs(owner_connection)
     assert job["task"] == CONFIRM_TASK
-    assert job["queue"] == "providers"
+    # The row names the task only; the relay sends it to the task's queue.
+    assert job["queue"] == ""
+    assert load_tasks()[job["task"]].queue == "providers"
     assert job["job_id"] == f"{CONFIRM_TASK}:{event['id']}"
     assert payload_of(job) == {"event_id": event["id"]}
 
@@ -183,12 +194,12 @@ async def test_simulator_callbacks_reach_the_endpoint_and_duplicates_collapse(
     http: httpx.AsyncClient,
     owner_connection: asyncpg.Connection,
     sims: RunningSimulators,
-    sim_settings: Settings,
+    sim_providers: ProviderRegistry,
     db: Database,
 ) -> None:
     """MTN's own callback (PUT, no referenceId) for an ordinary success, and code 07 (callback
     sent twice), sent by the simulator to the real endpoint."""
-    mtn = service.registry_for(sim_settings.providers).get(ProviderName.mtn_momo)
+    mtn = sim_providers.get(ProviderName.mtn_momo)
     base = str(http.base_url).rstrip("/")
     for our_id, phone in (("att_sim_ok", MTN_OK), ("att_sim_twice", MTN_CALLBACK_TWICE)):
         await mtn.collect(
@@ -220,7 +231,7 @@ async def test_simulator_callbacks_reach_the_endpoint_and_duplicates_collapse(
     assert [c.status_code for c in sims.mtn.callbacks] == [200, 200, 200]
 
     event_id = rows["att_sim_ok"]["id"]
-    assert await confirm(sim_settings, db, event_id) == CallbackResult.no_reference
+    assert await confirm(sim_providers, db, event_id) == CallbackResult.no_reference
     row = await owner_connection.fetchrow("SELECT * FROM provider_events WHERE id = $1", event_id)
     assert row["processed_at"] is not None
     assert row["confirmed_status"] is None
@@ -230,10 +241,10 @@ async def test_simulator_callback_by_post(
     http: httpx.AsyncClient,
     owner_connection: asyncpg.Connection,
     sims: RunningSimulators,
-    sim_settings: Settings,
+    sim_providers: ProviderRegistry,
 ) -> None:
     sims.mtn.settings = sims.mtn.settings.model_copy(update={"callback_method": "POST"})
-    mtn = service.registry_for(sim_settings.providers).get(ProviderName.mtn_momo)
+    mtn = sim_providers.get(ProviderName.mtn_momo)
     base = str(http.base_url).rstrip("/")
     await mtn.disburse(
         DisbursementRequest(
@@ -260,12 +271,12 @@ async def test_orange_notification_end_to_end(
     http: httpx.AsyncClient,
     owner_connection: asyncpg.Connection,
     sims: RunningSimulators,
-    sim_settings: Settings,
+    sim_providers: ProviderRegistry,
     db: Database,
 ) -> None:
     """Orange POSTs its omcoreapis notification (payToken, status…) and the task confirms it with
     `mp/paymentstatus`; a cash-in's payToken is found under `cashin/paymentstatus`."""
-    orange = service.registry_for(sim_settings.providers).get(ProviderName.orange_money)
+    orange = sim_providers.get(ProviderName.orange_money)
     base = str(http.base_url).rstrip("/")
     pay_token = await orange.reserve_reference(Product.collection)
     await orange.collect(
@@ -304,8 +315,8 @@ async def test_orange_notification_end_to_end(
     assert payout["operator_reference"] == cashin_token
     assert len(await jobs(owner_connection)) == 2
 
-    assert await confirm(sim_settings, db, collection["id"]) == CallbackResult.confirmed
-    assert await confirm(sim_settings, db, payout["id"]) == CallbackResult.confirmed
+    assert await confirm(sim_providers, db, collection["id"]) == CallbackResult.confirmed
+    assert await confirm(sim_providers, db, payout["id"]) == CallbackResult.confirmed
     rows = {r["attempt_id"]: r for r in await events(owner_connection)}
     assert rows["att_om"]["confirmed_status"] == "succeeded"
     assert orjson.loads(rows["att_om"]["result_detail"])["product"] == "collection"
@@ -318,7 +329,7 @@ async def test_orange_notification_end_to_end(
 async def test_webpay_notification_token_is_recorded_unchecked(
     http: httpx.AsyncClient,
     owner_connection: asyncpg.Connection,
-    sim_settings: Settings,
+    sim_providers: ProviderRegistry,
     db: Database,
 ) -> None:
     """WebPay's notification carries `notif_token` (§2.1); without a payment attempt to hold the
@@ -330,16 +341,16 @@ async def test_webpay_notification_token_is_recorded_unchecked(
     event = await only_event(owner_connection)
     assert event["verification"] == CallbackVerification.unchecked
     assert event["claimed_status"] == "succeeded"
-    assert await confirm(sim_settings, db, event["id"]) == CallbackResult.no_reference
+    assert await confirm(sim_providers, db, event["id"]) == CallbackResult.no_reference
 
 
 async def test_notif_token_checked_when_expected_token_is_known(
     owner_connection: asyncpg.Connection,
     http: httpx.AsyncClient,
-    sim_settings: Settings,
+    sim_providers: ProviderRegistry,
     db: Database,
 ) -> None:
-    orange = service.provider_for(sim_settings.providers, "orange_money")
+    orange = service.provider_for(sim_providers, "orange_money")
     body = orjson.dumps({"status": "SUCCESS", "notif_token": "right-token", "txnid": "MP1"})
     received: dict[str, service.Received] = {}
     for attempt_id, expected in (("att_good", "right-token"), ("att_bad", "other-token")):
@@ -426,6 +437,18 @@ async def test_callbacks_are_rate_limited_per_client(
         assert int(response.headers["retry-after"]) >= 1
 
 
+async def test_the_api_parses_with_its_own_adapters_and_closes_them_when_it_stops(
+    settings: Settings, database_url: str, redis_url: str, clean: None
+) -> None:
+    async with other_api(settings, database_url, redis_url) as (state, client):
+        assert_received(await send(client, "mtn_momo", "att_api_pool", mtn_body()))
+        adapter = state.providers.get(ProviderName.mtn_momo)
+        assert adapter is state.providers.get(ProviderName.mtn_momo)  # built once, kept
+        pool = adapter.client.http.client  # type: ignore[attr-defined]
+        assert not pool.is_closed
+    assert pool.is_closed
+
+
 # -- confirmation ----------------------------------------------------------------------------------
 
 
@@ -442,12 +465,12 @@ async def test_confirmation_records_the_operators_status_not_the_callbacks_claim
     http: httpx.AsyncClient,
     owner_connection: asyncpg.Connection,
     sims: RunningSimulators,
-    sim_settings: Settings,
+    sim_providers: ProviderRegistry,
     db: Database,
 ) -> None:
     """A callback claiming SUCCESSFUL for a transaction the operator holds as PENDING, or as
     FAILED, ends recorded with the operator's status (never trust an unsigned callback, §1.9)."""
-    mtn = service.registry_for(sim_settings.providers).get(ProviderName.mtn_momo)
+    mtn = sim_providers.get(ProviderName.mtn_momo)
     references = {}
     for our_id, phone in (("att_pending", MTN_PENDING_FOREVER), ("att_failed", MTN_INSUFFICIENT)):
         reference = await mtn.reserve_reference(Product.collection)
@@ -472,7 +495,7 @@ async def test_confirmation_records_the_operators_status_not_the_callbacks_claim
         body = mtn_body("SUCCESSFUL", reference=references[our_id], external_id=our_id)
         event = await _stored_callback(http, owner_connection, our_id, body)
         assert event["claimed_status"] == "succeeded"
-        assert await confirm(sim_settings, db, event["id"]) == CallbackResult.confirmed
+        assert await confirm(sim_providers, db, event["id"]) == CallbackResult.confirmed
         row = await owner_connection.fetchrow(
             "SELECT * FROM provider_events WHERE id = $1", event["id"]
         )
@@ -495,10 +518,10 @@ async def test_confirmation_of_a_transfer_and_idempotence(
     http: httpx.AsyncClient,
     owner_connection: asyncpg.Connection,
     sims: RunningSimulators,
-    sim_settings: Settings,
+    sim_providers: ProviderRegistry,
     db: Database,
 ) -> None:
-    mtn = service.registry_for(sim_settings.providers).get(ProviderName.mtn_momo)
+    mtn = sim_providers.get(ProviderName.mtn_momo)
     reference = await mtn.reserve_reference(Product.disbursement)
     await mtn.disburse(
         DisbursementRequest(
@@ -516,7 +539,7 @@ async def test_confirmation_of_a_transfer_and_idempotence(
         }
     )
     event = await _stored_callback(http, owner_connection, "po_1", body)
-    assert await confirm(sim_settings, db, event["id"]) == CallbackResult.confirmed
+    assert await confirm(sim_providers, db, event["id"]) == CallbackResult.confirmed
     row = await owner_connection.fetchrow(
         "SELECT * FROM provider_events WHERE id = $1", event["id"]
     )
@@ -527,27 +550,27 @@ async def test_confirmation_of_a_transfer_and_idempotence(
 
     # A re-delivered job reads nothing and changes nothing.
     reads_before = len(sims.mtn.requests)
-    assert await confirm(sim_settings, db, event["id"]) == CallbackResult.confirmed
+    assert await confirm(sim_providers, db, event["id"]) == CallbackResult.confirmed
     assert len(sims.mtn.requests) == reads_before
     again = await owner_connection.fetchrow(
         "SELECT processed_at, result_detail FROM provider_events WHERE id = $1", event["id"]
     )
     assert again["processed_at"] == first_processed
     assert again["result_detail"] == row["result_detail"]
-    assert await confirm(sim_settings, db, "pev_01JDNOSUCHEVENT00000000000") is None
+    assert await confirm(sim_providers, db, "pev_01JDNOSUCHEVENT00000000000") is None
 
 
 async def test_unknown_or_unsafe_references_are_not_trusted(
     http: httpx.AsyncClient,
     owner_connection: asyncpg.Connection,
     sims: RunningSimulators,
-    sim_settings: Settings,
+    sim_providers: ProviderRegistry,
     db: Database,
 ) -> None:
     unknown = await _stored_callback(
         http, owner_connection, "att_unknown", mtn_body(reference=str(uuid.uuid4()))
     )
-    assert await confirm(sim_settings, db, unknown["id"]) == CallbackResult.not_found
+    assert await confirm(sim_providers, db, unknown["id"]) == CallbackResult.not_found
     # Both products were asked before concluding.
     reads = [r.path for r in sims.mtn.requests if r.method == "GET"]
     assert any("/collection/v1_0/requesttopay/" in p for p in reads)
@@ -557,7 +580,7 @@ async def test_unknown_or_unsafe_references_are_not_trusted(
     unsafe = await _stored_callback(
         http, owner_connection, "att_unsafe", mtn_body(reference="../../v1_0/apiuser")
     )
-    assert await confirm(sim_settings, db, unsafe["id"]) == CallbackResult.invalid_reference
+    assert await confirm(sim_providers, db, unsafe["id"]) == CallbackResult.invalid_reference
     assert list(sims.mtn.requests) == []
 
 
@@ -566,8 +589,8 @@ async def test_operator_outage_retries_then_records(
 ) -> None:
     """A status read that cannot reach the operator fails the job (the worker retries it with
     backoff); the last attempt records `operator_unavailable` instead of failing for ever."""
-    down = make_settings(
-        providers=ProvidersSettings(
+    down = ProviderRegistry(
+        ProvidersSettings(
             mtn_momo=MtnMomoSettings(
                 base_url=f"http://127.0.0.1:{free_port()}", resilience=RESILIENCE
             )
@@ -577,7 +600,7 @@ async def test_operator_outage_retries_then_records(
         http, owner_connection, "att_down", mtn_body(reference=str(uuid.uuid4()))
     )
     try:
-        with pytest.raises(service.RetryLater):
+        with pytest.raises(RetryLater):
             await confirm(down, db, event["id"], attempt=1)
         row = await owner_connection.fetchrow(
             "SELECT * FROM provider_events WHERE id = $1", event["id"]
@@ -587,7 +610,7 @@ async def test_operator_outage_retries_then_records(
             CallbackResult.operator_unavailable
         )
     finally:
-        await service.registry_for(down.providers).aclose()
+        await down.aclose()
     row = await owner_connection.fetchrow(
         "SELECT * FROM provider_events WHERE id = $1", event["id"]
     )

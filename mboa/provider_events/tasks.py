@@ -1,10 +1,10 @@
-"""Background confirmation of inbound operator callbacks (see `mboa.providers.service`)."""
+"""Background confirmation of inbound operator callbacks (see `mboa.provider_events.service`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mboa.providers import service
+from mboa.provider_events import service
 from mboa.worker import TaskContext, task
 
 ATTEMPTS = 6
@@ -17,6 +17,6 @@ async def confirm_callback(ctx: TaskContext, payload: dict[str, Any]) -> str | N
     """Read the operator's status for one stored callback and record it; never trusts the
     callback's own claim and changes no payment (docs/providers-wire.md §1.9)."""
     result = await service.confirm(
-        ctx.db, ctx.settings.providers, str(payload["event_id"]), final_try=ctx.attempt >= ATTEMPTS
+        ctx.db, ctx.providers, str(payload["event_id"]), final_try=ctx.attempt >= ATTEMPTS
     )
     return result.value if result else None
