@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.api_keys.repository import ApiKeyRepository
 from mboa.auth.cache import ApiKeyCache
+from mboa.auth.openapi import BearerScheme
 from mboa.auth.scopes import KEY_PERMISSIONS, ROLE_PERMISSIONS, expand
 from mboa.auth.subject import AuthSubject, SubjectKind
 from mboa.auth.tokens import decode_access_token
@@ -171,7 +172,7 @@ async def _after_authentication(
     return subject
 
 
-class ApiKeyAuth:
+class ApiKeyAuth(BearerScheme):
     """Public API: `Authorization: Bearer sk_…` (or rk_/pk_). The key fixes merchant and mode."""
 
     def __init__(self, permission: str) -> None:
@@ -200,7 +201,7 @@ def _livemode_param(request: Request) -> bool:
     raise BadRequest("livemode must be true or false", param="livemode")
 
 
-class MemberAuth:
+class MemberAuth(BearerScheme):
     """Dashboard API for a merchant's team: a user access token plus a role on `{merchant_id}`.
 
     `mode_scoped` routes act in the mode given by the `livemode` query parameter (default test).
@@ -238,7 +239,7 @@ class MemberAuth:
         return await _after_authentication(request, subject, self.permission)
 
 
-class UserAuth:
+class UserAuth(BearerScheme):
     """Any signed-in user, acting for themselves (no merchant context)."""
 
     def __init__(self, *, platform_admin: bool = False) -> None:
