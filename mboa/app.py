@@ -16,7 +16,7 @@ from mboa.auth.cache import ApiKeyCache
 from mboa.config import Settings, get_settings
 from mboa.error_codes import serve_docs_at
 from mboa.kit.memory import freeze_startup_objects
-from mboa.kit.openapi import ErrorObject
+from mboa.kit.openapi import ErrorObject, document_common_errors
 from mboa.metrics import POOLS
 from mboa.middlewares import RequestContextMiddleware
 from mboa.ops import router as ops_router
@@ -125,21 +125,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         servers=[{"url": get_settings().base_url}],
     )
-    components = schema.setdefault("components", {})
-    components.setdefault("securitySchemes", {})["bearer"] = {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A secret/restricted API key (sk_…, rk_…) or a user access token.",
-    }
-    schemas = components.setdefault("schemas", {})
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(
         "ErrorObject", ErrorObject.model_json_schema(ref_template="#/components/schemas/{model}")
     )
-    schema["security"] = [{"bearer": []}]
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
-            responses = operation.get("responses", {})
-            # FastAPI documents its own 422 shape; ours is the error object with status 400.
-            responses.pop("422", None)
+    document_common_errors(schema)
     app.openapi_schema = schema
     return schema

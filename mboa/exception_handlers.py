@@ -9,9 +9,11 @@ import orjson
 import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from mboa.exceptions import (
     BadRequest,
@@ -108,8 +110,24 @@ def http_exception_as_error(exc: StarletteHTTPException) -> MboaError:
     return error
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this URL.
+
+    Starlette's 405 lists only the methods of the first route whose path matched, and FastAPI
+    makes one route per method, so `GET /v1/customers` and `POST /v1/customers` are two routes:
+    its `Allow` would name one of them.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(request))}
     return error_response(http_exception_as_error(exc), request_id_of(request))
 
 

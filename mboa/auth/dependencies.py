@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.auth.cache import ApiKeyCache
+from mboa.auth.openapi import BearerScheme
 from mboa.auth.repository import AuthRepository
 from mboa.auth.scopes import KEY_PERMISSIONS, ROLE_PERMISSIONS, expand
 from mboa.auth.subject import AuthSubject, SubjectKind
@@ -154,7 +155,7 @@ async def _after_authentication(
     return subject
 
 
-class ApiKeyAuth:
+class ApiKeyAuth(BearerScheme):
     """Public API: `Authorization: Bearer sk_…` (or rk_/pk_). The key fixes merchant and mode."""
 
     def __init__(self, permission: str) -> None:
@@ -183,7 +184,7 @@ def _livemode_param(request: Request) -> bool:
     raise BadRequest("livemode must be true or false", param="livemode")
 
 
-class MemberAuth:
+class MemberAuth(BearerScheme):
     """Dashboard API for a merchant's team: a user access token plus a role on `{merchant_id}`.
 
     `mode_scoped` routes act in the mode given by the `livemode` query parameter (default test).
@@ -218,7 +219,7 @@ class MemberAuth:
         return await _after_authentication(request, subject, self.permission)
 
 
-class UserAuth:
+class UserAuth(BearerScheme):
     """Any signed-in user, acting for themselves (no merchant context)."""
 
     def __init__(self, *, platform_admin: bool = False) -> None:

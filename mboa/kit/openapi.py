@@ -56,6 +56,38 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def document_common_errors(schema: dict[str, Any]) -> None:
+    """Add to every operation the error statuses that any route of its kind can answer.
+
+    Every route refuses an undeclared query parameter (400) and can fail (500); a route with a
+    body refuses one over 1 MB (413) or not JSON (415); a route that checks a bearer token answers
+    401, 403 and 429. FastAPI's own 422 is replaced: our validation errors are 400s.
+    """
+    error = {"$ref": "#/components/schemas/ErrorObject"}
+    for path in schema.get("paths", {}).values():
+        for method, operation in path.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            codes = [400, 500]
+            if "requestBody" in operation:
+                codes += [413, 415]
+            if operation.get("security"):
+                codes += [401, 403, 429]
+            for code in codes:
+                responses.setdefault(
+                    str(code),
+                    {
+                        "description": _DESCRIPTIONS[code],
+                        "content": {"application/json": {"schema": error}},
+                    },
+                )
+
+
 S = TypeVar("S")
 
 

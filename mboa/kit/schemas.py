@@ -45,7 +45,18 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
 Metadata = Annotated[
     dict[str, Annotated[str, Field(max_length=MAX_METADATA_VALUE_LENGTH)]],
     AfterValidator(_check_metadata),
-    Field(description="Up to 50 keys of up to 40 characters, values up to 500 characters."),
+    Field(
+        description="Up to 50 keys of up to 40 characters, values up to 500 characters.",
+        # What `_check_metadata` enforces, stated in the schema so generated clients know it.
+        json_schema_extra={
+            "maxProperties": MAX_METADATA_KEYS,
+            "propertyNames": {
+                "minLength": 1,
+                "maxLength": MAX_METADATA_KEY_LENGTH,
+                "pattern": r"^[^\[\]]+$",
+            },
+        },
+    ),
 ]
 
 UnixTimestamp = Annotated[dt.datetime, PlainSerializer(to_unix, return_type=int)]
