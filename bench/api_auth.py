@@ -169,9 +169,9 @@ def main() -> None:
     os.environ.setdefault("MBOA_AUTH__JWT_SECRET", "bench-jwt-secret-bench-jwt-secret")
     os.environ.setdefault("MBOA_DATA_DIR", str(ROOT / ".mboa"))
     from mboa.config import get_settings
-    from mboa.devservers import EmbeddedServers
+    from mboa.dev.runtime import migrate
+    from mboa.dev.servers import EmbeddedServers
     from mboa.postgres import with_database
-    from mboa.runtime import migrate
 
     servers = None
     database_url = os.environ.get("MBOA_BENCH_DATABASE_URL")

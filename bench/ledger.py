@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mboa.config import Settings  # noqa: E402
-from mboa.devservers import EmbeddedServers, pg_bin_dir  # noqa: E402
+from mboa.dev.runtime import migrate  # noqa: E402
+from mboa.dev.servers import EmbeddedServers, pg_bin_dir  # noqa: E402
 from mboa.kit.ids import new_id  # noqa: E402
 from mboa.kit.memory import freeze_startup_objects  # noqa: E402
 from mboa.ledger.accounts import (  # noqa: E402
@@ -61,7 +62,6 @@ from mboa.ledger.repository import (  # noqa: E402
 )
 from mboa.ledger.verify import verify  # noqa: E402
 from mboa.postgres import Database, plain_url, role_urls, with_database  # noqa: E402
-from mboa.runtime import migrate  # noqa: E402
 
 SECONDS = float(os.environ.get("MBOA_BENCH_SECONDS", "20"))
 WARMUP = float(os.environ.get("MBOA_BENCH_WARMUP", str(min(5.0, SECONDS / 4))))

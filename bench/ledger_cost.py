@@ -42,9 +42,9 @@ sys.path.insert(0, str(ROOT))
 from alembic import command  # noqa: E402
 from ledger import RAW_ID_BASE, open_raw_accounts, raw_args, raw_transfer_args  # noqa: E402
 
-from mboa.devservers import PG_SYSTEM_USER, EmbeddedPostgres, pg_bin_dir  # noqa: E402
+from mboa.dev.runtime import alembic_config, ensure_database  # noqa: E402
+from mboa.dev.servers import PG_SYSTEM_USER, EmbeddedPostgres, pg_bin_dir  # noqa: E402
 from mboa.postgres import plain_url, with_database  # noqa: E402
-from mboa.runtime import alembic_config, ensure_database  # noqa: E402
 
 BASELINE_REVISION = "0005_ledger_keys_pg13"
 ACCOUNTS = int(os.environ.get("MBOA_BENCH_COST_ACCOUNTS", "20000"))

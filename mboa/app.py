@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from mboa import api, exception_handlers, logging
 from mboa.auth.cache import ApiKeyCache
 from mboa.config import Settings, get_settings
+from mboa.dev.runtime import jwt_secret
 from mboa.error_codes import serve_docs_at
 from mboa.kit.memory import freeze_startup_objects
 from mboa.kit.openapi import ErrorObject, document_common_errors
@@ -23,7 +24,6 @@ from mboa.ops import router as ops_router
 from mboa.postgres import Database
 from mboa.providers.registry import ProviderRegistry
 from mboa.ratelimit import RateLimiter
-from mboa.runtime import jwt_secret
 from mboa.state import AppState
 
 API_DESCRIPTION = """

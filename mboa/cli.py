@@ -22,8 +22,8 @@ import httpx
 import typer
 
 from mboa.config import ConfigurationError, Settings, load_settings
+from mboa.dev.runtime import Services, migrate, resolve_services
 from mboa.ledger.cli import ledger_app
-from mboa.runtime import Services, migrate, resolve_services
 
 # How long `mboa up` waits for its children to serve /readyz. They only import and connect (the
 # database is already up and migrated), a few seconds on an idle machine; the margin is for a
@@ -246,7 +246,7 @@ def up(
     simulators: Annotated[bool, typer.Option(help="Also run the operator simulators")] = True,
 ) -> None:
     """Start everything: database, Redis, migrations, demo merchant, API, worker, scheduler."""
-    from mboa.demo import ensure_demo
+    from mboa.dev.demo import ensure_demo
     from mboa.postgres import Database
 
     settings = _settings()
@@ -310,7 +310,7 @@ def up(
 
 
 def _print_banner(settings: Settings, services: Services, account: object) -> None:
-    from mboa.demo import DemoAccount
+    from mboa.dev.demo import DemoAccount
 
     assert isinstance(account, DemoAccount)
     base = settings.base_url

@@ -91,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _is_worker(config):
         return
     os.environ["MBOA_TEST_RUN_ID"] = str(os.getpid())
-    from mboa.devservers import EmbeddedRedis, EmbeddedServers
+    from mboa.dev.servers import EmbeddedRedis, EmbeddedServers
     from mboa.postgres import with_database
 
     if not os.environ.get("MBOA_TEST_DATABASE_URL"):
@@ -104,7 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["MBOA_TEST_REDIS_URL"] = _private_redis.url
     from alembic import command
 
-    from mboa.runtime import alembic_config
+    from mboa.dev.runtime import alembic_config
 
     base = os.environ["MBOA_TEST_DATABASE_URL"]
     asyncio.run(_drop_stale(base, only_this_run=False))

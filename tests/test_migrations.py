@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 from alembic import command
 
+from mboa.dev.runtime import alembic_config, migrate
 from mboa.postgres import plain_url, with_database
-from mboa.runtime import alembic_config, migrate
 
 
 @pytest.fixture

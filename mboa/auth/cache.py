@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.auth.repository import KeyForAuthentication
-from mboa.kit.tasks import cancel_and_wait
+from mboa.kit.cancellation import cancel_and_wait
 
 log = structlog.get_logger("mboa.auth.cache")
 CHANNEL = "mboa:auth:invalidate"

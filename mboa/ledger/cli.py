@@ -27,9 +27,9 @@ def verify_command(
     """Check every ledger invariant in SQL: exit 0 if all hold, 1 on any violation, 2 if the
     checks could not run (configuration, database unreachable, SQL error)."""
     from mboa.config import ConfigurationError, load_settings
+    from mboa.dev.runtime import resolve_services
     from mboa.ledger.verify import verify
     from mboa.postgres import Database
-    from mboa.runtime import resolve_services
 
     try:
         settings = load_settings()

@@ -21,7 +21,7 @@ import httpx
 import orjson
 import structlog
 
-from mboa.kit.tasks import cancel_and_wait
+from mboa.kit.cancellation import cancel_and_wait
 from mboa.providers.masking import mask_phone
 from mboa.simulator.config import SimulatorSettings
 from mboa.simulator.scenarios import Outcome, plan_for

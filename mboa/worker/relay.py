@@ -11,7 +11,7 @@ import structlog
 from bullmq import Queue
 
 from mboa.config import Settings
-from mboa.kit.tasks import cancel_and_wait
+from mboa.kit.cancellation import cancel_and_wait
 from mboa.kit.time import utc_now
 from mboa.postgres import Database, plain_url
 from mboa.tasks import load_tasks

@@ -16,11 +16,11 @@ from alembic import command
 from alembic.config import Config
 
 from mboa.config import Environment, Settings
-from mboa.devservers import EmbeddedServers
+from mboa.dev.servers import EmbeddedServers
 from mboa.postgres import database_name, plain_url, with_database
 
 EMBEDDED_DATABASE = "mboa"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclasses.dataclass

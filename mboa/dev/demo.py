@@ -15,11 +15,11 @@ from pathlib import Path
 from mboa.api_keys.service import api_key as api_key_service
 from mboa.auth.repository import AuthRepository
 from mboa.config import Settings
+from mboa.dev.runtime import jwt_secret
 from mboa.kit.crypto import sha256_hex
 from mboa.merchants.service import merchant as merchant_service
 from mboa.models import ApiKeyType
 from mboa.postgres import Database, TenantContext, set_tenant
-from mboa.runtime import jwt_secret
 from mboa.users.repository import UserRepository
 from mboa.users.service import user as user_service
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mboa.kit.tasks import RECANCEL_AFTER_SECONDS, cancel_and_wait
+from mboa.kit.cancellation import RECANCEL_AFTER_SECONDS, cancel_and_wait
 
 
 async def _victim(inner: asyncio.Future[int], reached_after: asyncio.Event) -> None:
