@@ -202,9 +202,9 @@ def create_mtn_app(sim: MtnSimulator) -> FastAPI:
             return error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
         if not _subscription_ok(sim, request):
             return json_response(_SUBSCRIPTION_DENIED, 401)
-        if await request.body():
-            # "Sending a body to the token API" is a documented cause of 400 (§1.4).
-            return error(400, "BAD_REQUEST", "The token request must not have a body.")
+        # A body is accepted and ignored: widely used clients send `{}` or
+        # `{"grant_type": "client_credentials"}` (JSON or form-encoded), and MTN's hosts issue
+        # them tokens; only the Basic credentials count.
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
         try:
             user_id, _, key = base64.b64decode(encoded, validate=True).decode().partition(":")
