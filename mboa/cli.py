@@ -171,9 +171,15 @@ def admin_create(
 ) -> None:
     """Create (or promote) a platform_admin user."""
     from mboa.postgres import Database
+    from mboa.users.exceptions import WeakPassword
     from mboa.users.service import user as user_service
 
     settings = _settings()
+    try:  # before any server starts: a weak password changes nothing
+        user_service.check_password(password, settings.auth, user_inputs=(email, name))
+    except WeakPassword as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(2) from None
     services = _services(settings)
 
     async def create() -> str:

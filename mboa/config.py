@@ -52,6 +52,8 @@ class AuthSettings(BaseModel):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65_536, ge=1024)
     min_password_length: int = Field(default=10, ge=8)
+    min_password_score: int = Field(default=3, ge=0, le=4)
+    """The least zxcvbn strength score (0-4) a new password needs; 3 is "safely unguessable"."""
     key_cache_seconds: float = Field(default=30.0, ge=0)
     """How long an API key look-up is cached in-process (0 disables); changes invalidate at once."""
 
