@@ -8,7 +8,6 @@ key is scoped to the authenticated merchant and mode, so the claim can only happ
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import datetime as dt
 from typing import Annotated
@@ -59,7 +58,7 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() == "basic" and value:
         try:
             decoded = base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
             return None
         return decoded.partition(":")[0] or None
     return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -208,7 +207,7 @@ def create_mtn_app(sim: MtnSimulator) -> FastAPI:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
         try:
             user_id, _, key = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
             user_id, key = "", ""
         user = sim.api_users.get(user_id)
         if scheme.lower() != "basic" or user is None or not key or user.get("apiKey") != key:

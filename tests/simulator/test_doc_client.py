@@ -332,3 +332,20 @@ async def test_orange_webpay_from_the_documentation(
     assert final["status"] == "SUCCESS"
     assert final["order_id"] == "ORD-9"
     assert final["txnid"]
+
+
+async def test_undecodable_basic_credentials_are_401_on_both_simulators(
+    simulators: RunningSimulators, http: httpx.AsyncClient
+) -> None:
+    for header in (b"Basic \xff", b"Basic %%%"):
+        mtn = await http.post(
+            f"{simulators.mtn_url}/collection/token/",
+            headers={"Ocp-Apim-Subscription-Key": "my-primary-key", "Authorization": header},
+        )
+        assert mtn.status_code == 401, mtn.text
+        orange = await http.post(
+            f"{simulators.orange_url}/token",
+            headers={"Authorization": header},
+            data={"grant_type": "client_credentials"},
+        )
+        assert orange.status_code == 401, orange.text
