@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mboa.providers.config import ProvidersSettings
 
@@ -72,6 +82,35 @@ class RateLimitSettings(BaseModel):
     """How long a request waits on the limiter's Redis before it is served unlimited."""
 
 
+class HttpSettings(BaseModel):
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    """Proxies (CIDRs, e.g. the ingress range) whose `X-Forwarded-For` is believed:
+    `MBOA_HTTP__TRUSTED_PROXIES=10.0.0.0/8,fd00::/8` (or a JSON list). None by default: the
+    client address is the TCP peer. Otherwise it is the right-most hop not in these ranges."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus `/metrics` is served on its own listener, never on the public API port."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    """Bind address; in a pod, 0.0.0.0 so that Prometheus can scrape the port (not the Service)."""
+    port: int = Field(default=9464, ge=0, le=65535)
+    """The API process's metrics port (0: any free port)."""
+    worker_port: int = Field(default=9465, ge=0, le=65535)
+    """The worker process's metrics port (operator calls, outbox, jobs)."""
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
     json_output: bool = True
@@ -112,6 +151,8 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     auth: AuthSettings = AuthSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    http: HttpSettings = HttpSettings()
+    metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     worker: WorkerSettings = WorkerSettings()
