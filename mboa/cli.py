@@ -71,6 +71,8 @@ def api(
     """Run the HTTP API."""
     import uvicorn
 
+    from mboa.http_security import SERVER_OPTIONS
+
     settings = _settings()
     services = _services(settings)
     try:
@@ -84,6 +86,7 @@ def api(
             http="httptools",
             access_log=False,
             log_level="warning",
+            **SERVER_OPTIONS,
         )
     finally:
         services.stop()

@@ -75,6 +75,11 @@ class RateLimitSettings(BaseModel):
     live_per_second: int = Field(default=100, ge=1)
     anonymous_per_minute: int = Field(default=30, ge=1)
     """Sign-up, login and refresh attempts per client address and minute."""
+    login_failures_per_account: int = Field(default=10, ge=1)
+    """Failed logins for one email (known or not) before its logins are refused for the window:
+    guessing from many addresses still meets this limit."""
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    """The window of `login_failures_per_account`, from the first failure."""
     callback_per_minute: int = Field(default=6000, ge=1)
     """Operator callbacks per sending address and minute: operators send from a few gateways
     and MTN never retries a callback, so this only stops floods."""

@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.types import Scope
+
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
+"""uvicorn options of every API server we start. uvicorn's own proxy handling is off: by default
+it believes `X-Forwarded-For` from loopback, which let anyone there forge their address; the one
+place that reads it is `resolve_client_address`."""
 
 DOCS_ASSETS = "/docs/assets"
 """Where the Swagger UI files (from the `swagger-ui-bundle-v2` wheel) are served."""
