@@ -61,21 +61,27 @@ class RateLimiter:
         )
         self.timeout = settings.redis_timeout_ms / 1000
 
-    async def _hit(self, item: RateLimitItem, identity: str, *, fail_open: bool = True) -> None:
+    async def _hit(
+        self,
+        item: RateLimitItem,
+        identity: str,
+        *,
+        fail_open: bool = True,
+        consume: bool = True,
+        message: str = "Too many requests hit the API too quickly. Retry with exponential backoff.",
+    ) -> None:
+        """Count one request against `identity` (or, `consume=False`, only look), 429 when over."""
         if not self.settings.enabled:
             return
         try:
             async with asyncio.timeout(self.timeout):
-                if await self.strategy.hit(item, identity):
+                if await (self.strategy.hit if consume else self.strategy.test)(item, identity):
                     return
                 stats = await self.strategy.get_window_stats(item, identity)
         except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
             self._unavailable(exc, fail_open=fail_open)
             return
-        raise TooManyRequests(
-            "Too many requests hit the API too quickly. Retry with exponential backoff.",
-            headers={"Retry-After": _seconds_until(stats.reset_time)},
-        )
+        raise TooManyRequests(message, headers={"Retry-After": _seconds_until(stats.reset_time)})
 
     def _unavailable(self, exc: BaseException, *, fail_open: bool) -> None:
         """Redis did not answer: carry on unlimited (fail open) or answer 503 (fail closed)."""
@@ -103,20 +109,12 @@ class RateLimiter:
 
     async def check_login_account(self, email: str) -> None:
         """429 (with Retry-After) while this email has used up its failed attempts."""
-        if not self.settings.enabled:
-            return
-        identity = _account_identity(email)
-        try:
-            async with asyncio.timeout(self.timeout):
-                if await self.strategy.test(self.login_account_item, identity):
-                    return
-                stats = await self.strategy.get_window_stats(self.login_account_item, identity)
-        except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
-            self._unavailable(exc, fail_open=False)
-            return
-        raise TooManyRequests(
-            "Too many failed login attempts for this email. Retry later, or reset the password.",
-            headers={"Retry-After": _seconds_until(stats.reset_time)},
+        await self._hit(
+            self.login_account_item,
+            _account_identity(email),
+            fail_open=False,
+            consume=False,
+            message="Too many failed login attempts for this email. Retry later.",
         )
 
     async def login_failed(self, email: str) -> None:

@@ -51,6 +51,19 @@ def test_resolve_client_address(
     assert resolve_client_address(_scope(peer, *forwarded), proxies) == expected
 
 
+async def _callback_from(client: httpx.AsyncClient, forwarded: str) -> None:
+    callback = await client.put(
+        "/v1/providers/mtn_momo/callback/att_1",
+        content=b'{"status": "SUCCESSFUL"}',
+        headers={"Content-Type": "application/json", "X-Forwarded-For": forwarded},
+    )
+    assert callback.status_code == 200, callback.text
+
+
+async def _stored_address(owner: asyncpg.Connection) -> str:
+    return str(await owner.fetchval("SELECT client_address FROM provider_events"))
+
+
 async def test_forged_forwarded_for_gets_no_fresh_bucket_by_default(
     database_url: str, redis_url: str, owner_connection: asyncpg.Connection, clean: None
 ) -> None:
@@ -70,14 +83,8 @@ async def test_forged_forwarded_for_gets_no_fresh_bucket_by_default(
         assert_error(limited, 429)
         assert int(limited.headers["retry-after"]) >= 1
         # A callback is stored with the peer's address, not the forged one.
-        callback = await client.put(
-            "/v1/providers/mtn_momo/callback/att_1",
-            content=b'{"status": "SUCCESSFUL"}',
-            headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.50"},
-        )
-        assert callback.status_code == 200, callback.text
-    stored = await owner_connection.fetchval("SELECT client_address FROM provider_events")
-    assert stored == "127.0.0.1"
+        await _callback_from(client, "203.0.113.50")
+    assert await _stored_address(owner_connection) == "127.0.0.1"
 
 
 async def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(
@@ -102,14 +109,8 @@ async def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(
         assert await refresh(client, "2.2.2.2, 203.0.113.7") == 401
         assert await refresh(client, "3.3.3.3, 203.0.113.7") == 429
         assert await refresh(client, "203.0.113.8") == 401  # another client, another bucket
-        callback = await client.put(
-            "/v1/providers/mtn_momo/callback/att_1",
-            content=b'{"status": "SUCCESSFUL"}',
-            headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.50"},
-        )
-        assert callback.status_code == 200, callback.text
-    stored = await owner_connection.fetchval("SELECT client_address FROM provider_events")
-    assert stored == "203.0.113.50"
+        await _callback_from(client, "203.0.113.50")
+    assert await _stored_address(owner_connection) == "203.0.113.50"
 
 
 async def test_per_account_login_throttle(api: Api, database_url: str, redis_url: str) -> None:

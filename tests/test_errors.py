@@ -10,7 +10,7 @@ import pytest
 from mboa.app import create_app
 from mboa.state import AppState
 from tests.conftest import serve
-from tests.helpers import Api, assert_error
+from tests.helpers import Api, assert_error, assert_safe
 
 
 async def _writes(owner_connection) -> int:  # type: ignore[no-untyped-def]
@@ -249,3 +249,4 @@ async def test_500_has_no_stack_trace(app_state: AppState) -> None:
     assert "secret internal detail" not in response.text
     assert "Traceback" not in response.text
     assert error["request_id"].startswith("req_")
+    assert_safe(response)  # the 500 leaves past our middleware: its headers still count
