@@ -16,10 +16,12 @@ from mboa.auth.cache import ApiKeyCache
 from mboa.config import Settings, get_settings
 from mboa.dev.runtime import jwt_secret
 from mboa.error_codes import serve_docs_at
+from mboa.http_security import html_policy
 from mboa.kit.memory import freeze_startup_objects
 from mboa.kit.openapi import ErrorObject, document_common_errors
-from mboa.metrics import POOLS
+from mboa.metrics import POOLS, serve_metrics
 from mboa.middlewares import RequestContextMiddleware
+from mboa.ops import mount_docs_assets
 from mboa.ops import router as ops_router
 from mboa.postgres import Database
 from mboa.providers.registry import ProviderRegistry
@@ -85,10 +87,16 @@ def create_app(state: AppState | None = None) -> FastAPI:
         app.state.mboa = build_state(settings, database_url, redis_url, process="api")
         start_state(app.state.mboa)
         _watch_pools(app.state.mboa)
+        metrics = settings.metrics
+        exporter = (
+            serve_metrics(metrics.host, metrics.port, process="api") if metrics.enabled else None
+        )
         freeze_startup_objects()
         try:
             yield
         finally:
+            if exporter is not None:
+                exporter.stop()
             await close_state(app.state.mboa)
 
     logging.configure(settings.log.level, json_output=settings.log.json_output)
@@ -101,15 +109,21 @@ def create_app(state: AppState | None = None) -> FastAPI:
         # FastAPI's native OpenTelemetry looks up global providers on every request; metrics are
         # Prometheus (`mboa.metrics`) and traces are not collected yet.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        docs_url="/docs",
+        docs_url=None,  # served by mboa.ops from packaged assets, under a CSP
         redoc_url=None,
     )
     if state is not None:
         app.state.mboa = state
         _watch_pools(state)
     exception_handlers.install(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.api.max_body_bytes,
+        html_csp=html_policy(settings.base_url),
+        trusted_proxies=settings.http.trusted_proxies,
+    )
     app.include_router(ops_router)
+    mount_docs_assets(app)
     api.include(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

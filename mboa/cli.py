@@ -71,6 +71,8 @@ def api(
     """Run the HTTP API."""
     import uvicorn
 
+    from mboa.http_security import SERVER_OPTIONS
+
     settings = _settings()
     services = _services(settings)
     try:
@@ -84,6 +86,7 @@ def api(
             http="httptools",
             access_log=False,
             log_level="warning",
+            **SERVER_OPTIONS,
         )
     finally:
         services.stop()
@@ -93,11 +96,18 @@ def api(
 def worker() -> None:
     """Run the BullMQ workers and the outbox relay."""
     from mboa import logging
+    from mboa.metrics import serve_metrics
     from mboa.worker.run import run_worker
 
     settings = _settings()
     logging.configure(settings.log.level, json_output=settings.log.json_output)
     services = _services(settings)
+    metrics = settings.metrics
+    exporter = (
+        serve_metrics(metrics.host, metrics.worker_port, process="worker")
+        if metrics.enabled
+        else None
+    )
     try:
         asyncio.run(
             run_worker(
@@ -105,6 +115,8 @@ def worker() -> None:
             )
         )
     finally:
+        if exporter is not None:
+            exporter.stop()
         services.stop()
 
 
@@ -171,9 +183,15 @@ def admin_create(
 ) -> None:
     """Create (or promote) a platform_admin user."""
     from mboa.postgres import Database
+    from mboa.users.exceptions import WeakPassword
     from mboa.users.service import user as user_service
 
     settings = _settings()
+    try:  # before any server starts: a weak password changes nothing
+        user_service.check_password(password, settings.auth, user_inputs=(email, name))
+    except WeakPassword as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(2) from None
     services = _services(settings)
 
     async def create() -> str:
@@ -323,6 +341,7 @@ def _print_banner(settings: Settings, services: Services, account: object) -> No
         f"  API reference  {base}/docs",
         f"  Demo login     {account.email} / {account.password}  (POST {base}/v1/auth/login)",
         f"  Staff login    {account.staff_email} / {account.staff_password}",
+        *_metrics_lines(settings),
         f"  Simulators     MTN MoMo http://127.0.0.1:{sim.mtn_port}"
         f"  Orange Money http://127.0.0.1:{sim.orange_port}  (customer's phone: /_sim/phone)",
         f"  Data           {embedded} PostgreSQL and Redis ({settings.data_dir}/dev)",
@@ -334,6 +353,17 @@ def _print_banner(settings: Settings, services: Services, account: object) -> No
         "",
     ]
     typer.echo("\n".join(lines))
+
+
+def _metrics_lines(settings: Settings) -> list[str]:
+    metrics = settings.metrics
+    if not metrics.enabled:
+        return []
+    host = "127.0.0.1" if metrics.host in {"0.0.0.0", "::"} else metrics.host  # noqa: S104
+    return [
+        f"  Metrics        API http://{host}:{metrics.port}/metrics"
+        f"  worker http://{host}:{metrics.worker_port}/metrics"
+    ]
 
 
 def main() -> None:

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mboa.providers.config import ProvidersSettings
 
@@ -52,6 +62,8 @@ class AuthSettings(BaseModel):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65_536, ge=1024)
     min_password_length: int = Field(default=10, ge=8)
+    min_password_score: int = Field(default=3, ge=0, le=4)
+    """The least zxcvbn strength score (0-4) a new password needs; 3 is "safely unguessable"."""
     key_cache_seconds: float = Field(default=30.0, ge=0)
     """How long an API key look-up is cached in-process (0 disables); changes invalidate at once."""
 
@@ -63,11 +75,45 @@ class RateLimitSettings(BaseModel):
     live_per_second: int = Field(default=100, ge=1)
     anonymous_per_minute: int = Field(default=30, ge=1)
     """Sign-up, login and refresh attempts per client address and minute."""
+    login_failures_per_account: int = Field(default=10, ge=1)
+    """Failed logins for one email (known or not) before its logins are refused for the window:
+    guessing from many addresses still meets this limit."""
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    """The window of `login_failures_per_account`, from the first failure."""
     callback_per_minute: int = Field(default=6000, ge=1)
     """Operator callbacks per sending address and minute: operators send from a few gateways
     and MTN never retries a callback, so this only stops floods."""
     redis_timeout_ms: int = Field(default=500, ge=10, le=10_000)
     """How long a request waits on the limiter's Redis before it is served unlimited."""
+
+
+class HttpSettings(BaseModel):
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    """Proxies (CIDRs, e.g. the ingress range) whose `X-Forwarded-For` is believed:
+    `MBOA_HTTP__TRUSTED_PROXIES=10.0.0.0/8,fd00::/8` (or a JSON list). None by default: the
+    client address is the TCP peer. Otherwise it is the right-most hop not in these ranges."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus `/metrics` is served on its own listener, never on the public API port."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    """Bind address; in a pod, 0.0.0.0 so that Prometheus can scrape the port (not the Service)."""
+    port: int = Field(default=9464, ge=0, le=65535)
+    """The API process's metrics port (0: any free port)."""
+    worker_port: int = Field(default=9465, ge=0, le=65535)
+    """The worker process's metrics port (operator calls, outbox, jobs)."""
 
 
 class LogSettings(BaseModel):
@@ -110,6 +156,8 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     auth: AuthSettings = AuthSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    http: HttpSettings = HttpSettings()
+    metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     worker: WorkerSettings = WorkerSettings()

@@ -25,6 +25,7 @@ from mboa.exceptions import (
     UnknownParameter,
     UnsupportedMediaType,
 )
+from mboa.http_security import security_headers
 
 log = structlog.get_logger("mboa.errors")
 
@@ -140,6 +141,8 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
     # This response is sent by Starlette's outermost middleware, past our request-id middleware.
     if request_id:
         response.headers["X-Request-Id"] = request_id
+    for name, value in security_headers(request.url.path, response.raw_headers, html_csp=""):
+        response.headers[name.decode()] = value.decode()
     return response
 
 

@@ -1,10 +1,18 @@
-"""Prometheus metrics of the API process: requests by route and status, latency, DB pool."""
+"""Prometheus metrics of the API process: requests by route and status, latency, DB pool.
+
+Every process serves its metrics on a listener of its own (`serve_metrics`, `MBOA_METRICS__*`),
+never on the public API port: a scrape target for Prometheus inside the cluster, nothing a
+client on the internet can read.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import REGISTRY, Counter, Histogram
+import structlog
+from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -56,3 +64,39 @@ class PoolCollector(Collector):
 
 POOLS = PoolCollector()
 REGISTRY.register(POOLS)
+
+
+_log = structlog.get_logger("mboa.metrics")
+
+
+class MetricsServer:
+    """prometheus_client's threaded HTTP server: it answers even while the event loop is busy."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self.server = server
+        self.thread = thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve_metrics(host: str, port: int, *, process: str) -> MetricsServer | None:
+    """Start this process's metrics listener; None (and a warning) when the port is taken, e.g.
+    by another process of the same kind on this host: metrics never stop a process serving."""
+    try:
+        server, thread = start_http_server(port, addr=host)
+    except OSError as exc:
+        _log.warning(
+            "metrics_port_unavailable", process=process, host=host, port=port, error=str(exc)
+        )
+        return None
+    _log.info(
+        "metrics_listening", process=process, url=f"http://{host}:{server.server_port}/metrics"
+    )
+    return MetricsServer(server, thread)

@@ -1,8 +1,10 @@
-"""Pure-ASGI middleware for every request: request id, body limits, content type, metrics, access log."""
+"""Pure-ASGI middleware for every request: request id, client address, security headers, body
+limits, content type, metrics, access log."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import structlog
 from starlette.exceptions import HTTPException
@@ -10,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mboa.exception_handlers import error_response
 from mboa.exceptions import MboaError, PayloadTooLarge, UnsupportedMediaType
+from mboa.http_security import Network, resolve_client_address, security_headers
 from mboa.kit.ids import Prefix, new_id
 from mboa.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -20,9 +23,18 @@ _OPERATOR_CALLBACKS = "/v1/providers/"
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        html_csp: str,
+        trusted_proxies: Sequence[Network] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.html_csp = html_csp
+        self.trusted_proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,7 +42,9 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         request_id = new_id(Prefix.request)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_address"] = resolve_client_address(scope, self.trusted_proxies)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         request_id_header = (b"x-request-id", request_id.encode())
@@ -39,7 +53,9 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), request_id_header]
+                headers = list(message.get("headers", []))
+                headers += security_headers(scope["path"], headers, self.html_csp)
+                message["headers"] = [*headers, request_id_header]
             await send(message)
 
         try:
@@ -63,6 +79,7 @@ class RequestContextMiddleware:
                 route=template,
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
+                client=state["client_address"],
                 key_id=getattr(auth, "key_id", None),
                 user_id=getattr(auth, "user_id", None),
             )

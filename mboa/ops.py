@@ -1,21 +1,64 @@
-"""Liveness, readiness, metrics and the error catalogue, outside /v1 and without authentication."""
+"""Liveness, readiness, the API reference and the error catalogue, outside /v1 and without
+authentication. Metrics are not here: they have their own port (`mboa.metrics.serve_metrics`)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from mboa.error_codes import render_catalogue
 from mboa.exception_handlers import error_response, request_id_of
 from mboa.exceptions import ServiceUnavailable
+from mboa.http_security import DOCS_ASSETS
 from mboa.state import get_state
 
 router = APIRouter(tags=["Operations"], include_in_schema=False)
 READY_TIMEOUT_SECONDS = 2.0
+
+
+# The API reference: Swagger UI served from the pinned `swagger-ui-bundle-v2` wheel, never a CDN,
+# so it works offline and its scripts cannot be swapped; no inline script (the CSP allows only
+# 'self').
+_DOCS_PAGE = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Mboa Pay API reference</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{DOCS_ASSETS}/swagger-ui.css">
+<link rel="icon" type="image/png" href="{DOCS_ASSETS}/favicon-32x32.png">
+</head><body><div id="swagger-ui"></div>
+<script src="{DOCS_ASSETS}/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script>
+</body></html>
+"""
+_DOCS_INIT = """window.ui = SwaggerUIBundle({
+  url: "/openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  validatorUrl: null,
+  layout: "BaseLayout",
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+});
+"""
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def api_reference() -> HTMLResponse:
+    """The interactive API reference (Swagger UI over /openapi.json)."""
+    return HTMLResponse(_DOCS_PAGE)
+
+
+@router.get("/docs/init.js")
+async def api_reference_script() -> Response:
+    return Response(_DOCS_INIT, media_type="text/javascript")
+
+
+def mount_docs_assets(app: FastAPI) -> None:
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
 
 @router.get("/docs/errors", response_class=HTMLResponse)
@@ -57,8 +100,3 @@ async def readyz(request: Request) -> Response:
     return error_response(
         ServiceUnavailable(f"Not ready: {failing} unreachable."), request_id_of(request)
     )
-
-
-@router.get("/metrics")
-async def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

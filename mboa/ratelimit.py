@@ -15,6 +15,7 @@ through: it fails the request, and `/readyz` reports it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import time
 from typing import Any
@@ -55,32 +56,44 @@ class RateLimiter:
         self.live_item = RateLimitItemPerSecond(settings.live_per_second)
         self.anonymous_item = RateLimitItemPerMinute(settings.anonymous_per_minute)
         self.callback_item = RateLimitItemPerMinute(settings.callback_per_minute)
+        self.login_account_item = RateLimitItemPerSecond(
+            settings.login_failures_per_account, settings.login_lockout_seconds
+        )
         self.timeout = settings.redis_timeout_ms / 1000
 
-    async def _hit(self, item: RateLimitItem, identity: str, *, fail_open: bool = True) -> None:
+    async def _hit(
+        self,
+        item: RateLimitItem,
+        identity: str,
+        *,
+        fail_open: bool = True,
+        consume: bool = True,
+        message: str = "Too many requests hit the API too quickly. Retry with exponential backoff.",
+    ) -> None:
+        """Count one request against `identity` (or, `consume=False`, only look), 429 when over."""
         if not self.settings.enabled:
             return
         try:
             async with asyncio.timeout(self.timeout):
-                if await self.strategy.hit(item, identity):
+                if await (self.strategy.hit if consume else self.strategy.test)(item, identity):
                     return
                 stats = await self.strategy.get_window_stats(item, identity)
         except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
-            if isinstance(exc, AuthenticationError):  # configuration, not an outage
-                raise
-            LIMITER_UNAVAILABLE.inc()
-            log.warning("rate_limit_unavailable", error=type(exc).__name__, fail_open=fail_open)
-            if fail_open:
-                return
+            self._unavailable(exc, fail_open=fail_open)
+            return
+        raise TooManyRequests(message, headers={"Retry-After": _seconds_until(stats.reset_time)})
+
+    def _unavailable(self, exc: BaseException, *, fail_open: bool) -> None:
+        """Redis did not answer: carry on unlimited (fail open) or answer 503 (fail closed)."""
+        if isinstance(exc, AuthenticationError):  # configuration, not an outage
+            raise exc
+        LIMITER_UNAVAILABLE.inc()
+        log.warning("rate_limit_unavailable", error=type(exc).__name__, fail_open=fail_open)
+        if not fail_open:
             raise ServiceUnavailable(
                 "This is briefly unavailable. Retry in a few seconds.",
                 headers={"Retry-After": "5"},
             ) from exc
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise TooManyRequests(
-            "Too many requests hit the API too quickly. Retry with exponential backoff.",
-            headers={"Retry-After": str(retry_after)},
-        )
 
     async def hit_key(self, identity: str, *, livemode: bool) -> None:
         await self._hit(self.live_item if livemode else self.test_item, identity)
@@ -89,6 +102,36 @@ class RateLimiter:
         """Sign-up, login and token refresh: limited per client address and action. Fails
         closed: without its limit, login would allow unlimited password guesses."""
         await self._hit(self.anonymous_item, f"{action}:{client}", fail_open=False)
+
+    # Per-account login throttle: failed attempts per email, beside the per-address limit. The
+    # email is hashed (no addresses in Redis keys) and never looked up: a locked email answers
+    # the same whether or not an account has it. Fails closed, like the login limit.
+
+    async def check_login_account(self, email: str) -> None:
+        """429 (with Retry-After) while this email has used up its failed attempts."""
+        await self._hit(
+            self.login_account_item,
+            _account_identity(email),
+            fail_open=False,
+            consume=False,
+            message="Too many failed login attempts for this email. Retry later.",
+        )
+
+    async def login_failed(self, email: str) -> None:
+        await self._account_call(self.strategy.hit, email)
+
+    async def login_succeeded(self, email: str) -> None:
+        """The owner got in: earlier failures no longer count against the account."""
+        await self._account_call(self.strategy.clear, email)
+
+    async def _account_call(self, call: Any, email: str) -> None:
+        if not self.settings.enabled:
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await call(self.login_account_item, _account_identity(email))
+        except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
+            self._unavailable(exc, fail_open=True)  # the answer is already decided
 
     async def hit_callback(self, client: str) -> None:
         """Inbound operator callbacks, per sending address."""
@@ -100,3 +143,11 @@ class RateLimiter:
         close = getattr(client, "aclose", None)
         if close is not None:
             await close()
+
+
+def _seconds_until(reset_time: float) -> str:
+    return str(max(1, math.ceil(reset_time - time.time())))
+
+
+def _account_identity(email: str) -> str:
+    return "login_account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()

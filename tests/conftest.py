@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from mboa.app import build_state, close_state, create_app, start_state
 from mboa.config import Settings
+from mboa.http_security import SERVER_OPTIONS
 from mboa.kit.net import free_port
 from mboa.postgres import Database, database_name, plain_url
 from mboa.state import AppState
@@ -76,7 +77,12 @@ async def serve(state: AppState, *, app: FastAPI | None = None) -> AsyncIterator
     """The real API on a real socket (uvicorn in this event loop)."""
     port = free_port()
     config = uvicorn.Config(
-        app or create_app(state), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        app or create_app(state),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        **SERVER_OPTIONS,  # as `mboa api` runs it
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

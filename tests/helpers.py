@@ -66,6 +66,13 @@ def assert_error(
     return dict(error)
 
 
+def assert_safe(response: httpx.Response) -> None:
+    headers = response.headers
+    assert headers["x-content-type-options"] == "nosniff", (response.url, headers)
+    assert headers["referrer-policy"] == "no-referrer", (response.url, headers)
+    assert headers["cache-control"] == "no-store", (response.url, headers)
+
+
 class Api:
     def __init__(self, http: httpx.AsyncClient, state: AppState) -> None:
         self.http = http

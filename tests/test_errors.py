@@ -10,7 +10,7 @@ import pytest
 from mboa.app import create_app
 from mboa.state import AppState
 from tests.conftest import serve
-from tests.helpers import Api, assert_error
+from tests.helpers import Api, assert_error, assert_safe
 
 
 async def _writes(owner_connection) -> int:  # type: ignore[no-untyped-def]
@@ -98,6 +98,37 @@ class TestBadInput:
             "/v1/customers", json={"metadata": metadata}, headers=account.key_headers
         )
         assert_error(response, 400, param="metadata")
+
+    async def test_metadata_update_past_50_keys_is_400_and_changes_nothing(self, api: Api) -> None:
+        account = await api.signup()
+        full = {f"k{i}": "v" for i in range(50)}
+        customer = await api.http.post(
+            "/v1/customers", json={"metadata": full}, headers=account.key_headers
+        )
+        assert customer.status_code == 200, customer.text
+        targets = [
+            (f"/v1/customers/{customer.json()['id']}", account.key_headers),
+            (f"/v1/merchants/{account.merchant_id}", account.user_headers),
+        ]
+        for url, headers in targets:
+            filled = await api.http.post(url, json={"metadata": full}, headers=headers)
+            assert filled.status_code == 200, filled.text
+            one_more = await api.http.post(url, json={"metadata": {"extra": "v"}}, headers=headers)
+            error = assert_error(one_more, 400, code="parameter_invalid", param="metadata")
+            assert "at most 50 keys" in error["message"]
+            # Removing one key while adding another stays within the limit.
+            swapped = await api.http.post(
+                url, json={"metadata": {"k0": "", "extra": "v"}}, headers=headers
+            )
+            assert swapped.status_code == 200, swapped.text
+            assert len(swapped.json()["metadata"]) == 50
+            assert "extra" in swapped.json()["metadata"]
+
+    async def test_undecodable_basic_credentials_are_401(self, api: Api) -> None:
+        for header in (b"Basic \xff", b"Basic w6k6", b"Basic %%%", b"Bearer \xc3\xa9"):
+            response = await api.http.get("/v1/customers", headers={"Authorization": header})
+            assert response.status_code == 401, (header, response.text)
+            assert response.json()["error"]["type"] == "authentication_error"
 
     async def test_wrong_content_type_is_415(self, api: Api, owner_connection) -> None:  # type: ignore[no-untyped-def]
         account = await api.signup()
@@ -218,3 +249,4 @@ async def test_500_has_no_stack_trace(app_state: AppState) -> None:
     assert "secret internal detail" not in response.text
     assert "Traceback" not in response.text
     assert error["request_id"].startswith("req_")
+    assert_safe(response)  # the 500 leaves past our middleware: its headers still count

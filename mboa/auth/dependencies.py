@@ -9,7 +9,6 @@ route claims a POST's Idempotency-Key in a step of its own, after this one
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 from typing import Annotated
 
@@ -57,7 +56,7 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() == "basic" and value:
         try:
             decoded = base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
             return None
         return decoded.partition(":")[0] or None
     return None

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from mboa.config import get_settings
 
@@ -35,3 +37,20 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# zxcvbn refuses longer input (its matching is quadratic); a prefix can only score lower.
+_STRENGTH_PREFIX = 72
+
+
+def weakness(password: str, *, min_score: int, user_inputs: Iterable[str] = ()) -> str | None:
+    """Why `password` is too easy to guess (zxcvbn's feedback), or None when its strength score
+    reaches `min_score`. `user_inputs` (email, names) count as known words."""
+    words = [word for value in user_inputs if value for word in (value, *value.split("@"))]
+    result = zxcvbn(password[:_STRENGTH_PREFIX], user_inputs=words)
+    if int(result["score"]) >= min_score:
+        return None
+    feedback = result["feedback"]
+    advice = [feedback["warning"], *feedback["suggestions"]]
+    text = " ".join(item.strip() for item in advice if item)
+    return f"This password is too easy to guess. {text or 'Add another word or two.'}".strip()

@@ -8,6 +8,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from starlette.responses import Response
 
+from mboa.exceptions import BadRequest
 from mboa.kit.time import to_unix
 
 MAX_METADATA_KEYS = 50
@@ -74,7 +75,14 @@ def merge_metadata(current: dict[str, str], update: dict[str, str] | None) -> di
             merged.pop(key, None)
         else:
             merged[key] = value
-    return _check_metadata(merged)
+    if len(merged) > MAX_METADATA_KEYS:
+        # Each key and value was checked with the request; only the sum can be too large.
+        raise BadRequest(
+            f"metadata can have at most {MAX_METADATA_KEYS} keys; this update would bring it "
+            f"to {len(merged)}. Remove keys by setting them to an empty string.",
+            param="metadata",
+        )
+    return merged
 
 
 class ApiObject(Schema):

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from mboa.http_security import client_address
 from mboa.provider_events import service
 from mboa.routing import OperatorCallbackRoute, SessionDep
 from mboa.state import get_state
@@ -41,7 +42,7 @@ async def operator_callback(
     status read, not this answer, decides. 404 for an unknown or disabled provider, 429 when one
     client address sends too much."""
     state = get_state(request)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     await state.rate_limiter.hit_callback(client)
     adapter = service.provider_for(state.providers, provider)
     await service.receive(

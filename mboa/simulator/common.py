@@ -61,12 +61,15 @@ class OperatorMiddleware:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        # Header bytes are Latin-1 (RFC 9110, and Starlette reads them so): never a decode error.
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         self.engine.requests.append(
             RecordedRequest(
                 method=scope["method"],
                 path=path,
-                query=scope.get("query_string", b"").decode(),
+                query=scope.get("query_string", b"").decode("latin-1"),
                 headers=headers,
                 body=body,
                 at=time.monotonic(),

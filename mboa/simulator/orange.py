@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 from typing import Any
 
 import orjson
@@ -147,7 +146,7 @@ def _basic(request: Request) -> tuple[str, str] | None:
         return None
     try:
         user, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
         return None
     return user, secret
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from mboa.api_keys.schemas import ApiKey, to_schema
 from mboa.auth.dependencies import UserAuth
 from mboa.auth.subject import AuthSubject
+from mboa.http_security import client_address
 from mboa.kit.openapi import error_responses
 from mboa.kit.schemas import Schema
 from mboa.kit.time import utc_now
@@ -16,6 +17,7 @@ from mboa.merchants.endpoints import account_of
 from mboa.merchants.schemas import Account
 from mboa.routing import ApiRoute, SessionDep
 from mboa.state import get_state
+from mboa.users.exceptions import InvalidCredentials
 from mboa.users.schemas import (
     LoginRequest,
     Me,
@@ -50,8 +52,7 @@ def tokens_of(issued: IssuedTokens) -> Tokens:
 
 
 async def _limit(request: Request, action: str) -> None:
-    client = request.client.host if request.client else "unknown"
-    await get_state(request).rate_limiter.hit_anonymous(client, action)
+    await get_state(request).rate_limiter.hit_anonymous(client_address(request), action)
 
 
 @router.post("/signup", response_model=Signup, responses=error_responses(400, 409, 429))
@@ -80,13 +81,20 @@ async def login(request: Request, body: LoginRequest, session: SessionDep) -> To
     """Exchange email and password for an access token (short-lived) and a refresh token."""
     await _limit(request, "login")
     state = get_state(request)
-    issued = await user_service.login(
-        session,
-        email=body.email,
-        password=body.password,
-        settings=state.settings.auth,
-        jwt_secret=state.jwt_secret,
-    )
+    limiter = state.rate_limiter
+    await limiter.check_login_account(body.email)
+    try:
+        issued = await user_service.login(
+            session,
+            email=body.email,
+            password=body.password,
+            settings=state.settings.auth,
+            jwt_secret=state.jwt_secret,
+        )
+    except InvalidCredentials:
+        await limiter.login_failed(body.email)
+        raise
+    await limiter.login_succeeded(body.email)
     return tokens_of(issued)
 
 

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, EmailStr, Field
+from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 
 from mboa.kit.schemas import InputSchema, Schema, UnixTimestamp
+
+Password = Annotated[
+    str,
+    # Input strings are stripped (InputSchema); a password is taken exactly as typed.
+    StringConstraints(strip_whitespace=False),
+    Field(min_length=1, max_length=200),
+]
 
 
 class SignupRequest(InputSchema):
@@ -22,14 +29,14 @@ class SignupRequest(InputSchema):
     )
 
     email: EmailStr = Field(max_length=320)
-    password: str = Field(min_length=1, max_length=200)
+    password: Password
     name: str | None = Field(default=None, max_length=200)
     business_name: str = Field(min_length=1, max_length=200)
 
 
 class LoginRequest(InputSchema):
     email: EmailStr = Field(max_length=320)
-    password: str = Field(min_length=1, max_length=200)
+    password: Password
 
 
 class RefreshRequest(InputSchema):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mboa.auth.passwords import hash_password, verify_password
+from mboa.auth.passwords import hash_password, verify_password, weakness
 from mboa.auth.tokens import issue_access_token
 from mboa.config import AuthSettings
 from mboa.kit.crypto import random_token, sha256_hex
@@ -40,16 +40,23 @@ class IssuedTokens:
 
 
 class UserService:
-    def check_password(self, password: str, settings: AuthSettings) -> None:
+    def check_password(
+        self, password: str, settings: AuthSettings, *, user_inputs: Sequence[str | None] = ()
+    ) -> None:
+        """Every place a password is set calls this; the password is used exactly as given
+        (never stripped or altered)."""
         if len(password) < settings.min_password_length:
             raise WeakPassword(
                 f"Passwords must have at least {settings.min_password_length} characters.",
                 param="password",
             )
-        if password.isdigit() or password.isalpha():
-            raise WeakPassword(
-                "Use letters and digits or symbols in your password.", param="password"
-            )
+        problem = weakness(
+            password,
+            min_score=settings.min_password_score,
+            user_inputs=[value for value in user_inputs if value],
+        )
+        if problem is not None:
+            raise WeakPassword(problem, param="password")
 
     async def signup(
         self,
@@ -62,7 +69,7 @@ class UserService:
         settings: AuthSettings,
         jwt_secret: str,
     ) -> tuple[IssuedTokens, Merchant, list[tuple[ApiKey, str]]]:
-        self.check_password(password, settings)
+        self.check_password(password, settings, user_inputs=(email, name, business_name))
         email = email.lower()
         repository = UserRepository.from_session(session)
         if await repository.get_by_email(email) is not None:
@@ -94,7 +101,7 @@ class UserService:
         name: str | None,
         settings: AuthSettings,
     ) -> User:
-        self.check_password(password, settings)
+        self.check_password(password, settings, user_inputs=(email, name))
         repository = UserRepository.from_session(session)
         user = await repository.get_by_email(email)
         if user is None:

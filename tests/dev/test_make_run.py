@@ -19,11 +19,15 @@ from mboa.kit.net import free_port
 pytestmark = pytest.mark.slow
 
 
-def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[str]:
+def _start(
+    data_dir: Path, port: int, log: Path, metrics_port: int | None = None
+) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MBOA_")}
     env.update(
         MBOA_DATA_DIR=str(data_dir),
         MBOA_PORT=str(port),
+        MBOA_METRICS__PORT=str(metrics_port or free_port()),
+        MBOA_METRICS__WORKER_PORT=str(free_port()),
         MBOA_PROVIDERS__SIMULATOR__MTN_PORT=str(free_port()),
         MBOA_PROVIDERS__SIMULATOR__ORANGE_PORT=str(free_port()),
         MBOA_AUTH__ARGON2_TIME_COST="1",
@@ -79,7 +83,8 @@ def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
     data_dir = tmp_path / "data"
     log = tmp_path / "stderr.log"
     port = free_port()
-    process = _start(data_dir, port, log)
+    metrics_port = free_port()
+    process = _start(data_dir, port, log, metrics_port)
     try:
         key = _secret_key(process, timeout=240, log=log)
         base = f"http://127.0.0.1:{port}"
@@ -87,6 +92,11 @@ def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
         account = httpx.get(f"{base}/v1/account", headers={"Authorization": f"Bearer {key}"})
         assert account.status_code == 200
         assert account.json()["livemode"] is False
+        # The printed reference works; metrics are on their own port, not the API's.
+        assert "swagger-ui" in httpx.get(f"{base}/docs").text
+        assert httpx.get(f"{base}/metrics").status_code == 404
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert "mboa_http_requests_total" in metrics.text
     finally:
         _stop(process)
     assert process.returncode == 0

@@ -127,12 +127,79 @@ async def test_mtn_momo_from_the_documentation(
         json=body,
     )
     assert bad_reference.status_code == 400
-    with_body = await http.post(
-        f"{base}/collection/token/",
-        headers={**key, "Authorization": f"Basic {basic}"},
-        json={"grant_type": "x"},
+
+
+async def _mtn_api_user(http: httpx.AsyncClient, base: str, key: dict[str, str]) -> str:
+    """Provision a sandbox API user; its Basic credentials."""
+    api_user = str(uuid.uuid4())
+    created = await http.post(
+        f"{base}/v1_0/apiuser",
+        headers={**key, "X-Reference-Id": api_user},
+        json={"providerCallbackHost": "127.0.0.1"},
     )
-    assert with_body.status_code == 400
+    assert created.status_code == 201
+    secret = (await http.post(f"{base}/v1_0/apiuser/{api_user}/apikey", headers=key)).json()
+    return base64.b64encode(f"{api_user}:{secret['apiKey']}".encode()).decode()
+
+
+async def test_mtn_token_requests_with_a_body_as_third_party_clients_send_them(
+    simulators: RunningSimulators, http: httpx.AsyncClient
+) -> None:
+    """MTN's hosts issue tokens whatever the body; widely used clients send one. The first
+    request is byte for byte what the `mtnmomo` package (PyPI, sparkplug/momoapi-python)
+    sends: `requests.post(url, auth=HTTPBasicAuth(user, key), data=json.dumps({}),
+    headers={"Content-Type": "application/json", "Ocp-Apim-Subscription-Key": key})`."""
+    base = simulators.mtn_url
+    key = {"Ocp-Apim-Subscription-Key": "my-primary-key"}
+    basic = await _mtn_api_user(http, base, key)
+    mtnmomo_request = {
+        "User-Agent": "python-requests/2.32.3",
+        "Accept-Encoding": "gzip, deflate",
+        "Accept": "*/*",
+        "Connection": "keep-alive",
+        "Content-Type": "application/json",
+        "Ocp-Apim-Subscription-Key": "my-primary-key",
+        "Content-Length": "2",
+        "Authorization": f"Basic {basic}",
+    }
+    bodies: list[tuple[dict[str, str], bytes]] = [
+        (mtnmomo_request, b"{}"),
+        (
+            {**key, "Authorization": f"Basic {basic}", "Content-Type": "application/json"},
+            b'{"grant_type":"client_credentials"}',
+        ),
+        (
+            {
+                **key,
+                "Authorization": f"Basic {basic}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            b"grant_type=client_credentials",
+        ),
+    ]
+    for headers, content in bodies:
+        token = await http.post(f"{base}/collection/token/", headers=headers, content=content)
+        assert token.status_code == 200, (content, token.text)
+        assert token.json()["token_type"] == "access_token"
+        balance = await http.get(
+            f"{base}/collection/v1_0/account/balance",
+            headers={
+                **key,
+                "Authorization": f"Bearer {token.json()['access_token']}",
+                "X-Target-Environment": "sandbox",
+            },
+        )
+        assert balance.status_code == 200
+
+    # A body is ignored, never a way around the credentials.
+    wrong = base64.b64encode(f"{uuid.uuid4()}:nope".encode()).decode()
+    denied = await http.post(
+        f"{base}/collection/token/",
+        headers={**key, "Authorization": f"Basic {wrong}"},
+        json={"grant_type": "client_credentials"},
+    )
+    assert denied.status_code == 401
+    assert denied.json() == {"error": "login_failed"}
 
 
 async def test_orange_omcoreapis_from_the_documentation(
@@ -265,3 +332,20 @@ async def test_orange_webpay_from_the_documentation(
     assert final["status"] == "SUCCESS"
     assert final["order_id"] == "ORD-9"
     assert final["txnid"]
+
+
+async def test_undecodable_basic_credentials_are_401_on_both_simulators(
+    simulators: RunningSimulators, http: httpx.AsyncClient
+) -> None:
+    for header in (b"Basic \xff", b"Basic %%%"):
+        mtn = await http.post(
+            f"{simulators.mtn_url}/collection/token/",
+            headers={"Ocp-Apim-Subscription-Key": "my-primary-key", "Authorization": header},
+        )
+        assert mtn.status_code == 401, mtn.text
+        orange = await http.post(
+            f"{simulators.orange_url}/token",
+            headers={"Authorization": header},
+            data={"grant_type": "client_credentials"},
+        )
+        assert orange.status_code == 401, orange.text

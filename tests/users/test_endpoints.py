@@ -2,9 +2,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 
 import jwt
+import pytest
+from typer.testing import CliRunner
 
+from mboa import cli, demo
+from mboa.config import Settings
+from mboa.users.exceptions import WeakPassword
+from mboa.users.service import user as user_service
 from tests.helpers import PASSWORD, Api, assert_error, bearer
 
 
@@ -45,6 +52,50 @@ class TestSignup:
         assert_error(response, 400, code="password_too_weak", param="password")
         assert await owner_connection.fetchval("SELECT count(*) FROM users") == 0
         assert await owner_connection.fetchval("SELECT count(*) FROM merchants") == 0
+
+    async def test_guessable_passwords_rejected_with_advice(self, api: Api) -> None:
+        for password, advice in (
+            ("password12", "very common password"),
+            ("aaaaaaaaa1", 'Repeats like "aaa"'),
+            ("ama@example.cm1", None),  # the email itself
+        ):
+            response = await api.http.post(
+                "/v1/auth/signup",
+                json={"email": "ama@example.cm", "password": password, "business_name": "X"},
+            )
+            error = assert_error(response, 400, code="password_too_weak", param="password")
+            assert error["message"].startswith("This password is too easy to guess."), error
+            if advice is not None:
+                assert advice in error["message"], error
+
+    async def test_short_password_rejected_before_strength(self, api: Api) -> None:
+        response = await api.http.post(
+            "/v1/auth/signup",
+            json={"email": "ama@example.cm", "password": "x7#Qz!p2", "business_name": "X"},
+        )
+        error = assert_error(response, 400, code="password_too_weak", param="password")
+        assert "at least 10 characters" in error["message"]
+
+    async def test_password_taken_exactly_as_typed(self, api: Api) -> None:
+        """Spaces are part of a password: never stripped, at sign-up or at login."""
+        padded = f"  {PASSWORD}  "
+        response = await api.http.post(
+            "/v1/auth/signup",
+            json={"email": "pad@example.cm", "password": padded, "business_name": " Chez Ama "},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["account"]["name"] == "Chez Ama"  # other fields are trimmed
+        stripped = await api.http.post(
+            "/v1/auth/login", json={"email": "pad@example.cm", "password": PASSWORD}
+        )
+        assert_error(stripped, 401, code="invalid_credentials")
+        assert (await api.login("pad@example.cm", padded))["user"]["email"] == "pad@example.cm"
+        # Eight characters between two spaces: the spaces count towards the ten.
+        spaced = await api.http.post(
+            "/v1/auth/signup",
+            json={"email": "pad2@example.cm", "password": " x7#Qz!p2 ", "business_name": "X"},
+        )
+        assert spaced.status_code == 200, spaced.text
 
     async def test_invalid_email(self, api: Api) -> None:
         response = await api.http.post(
@@ -171,3 +222,26 @@ class TestLogout:
         assert (
             await api.http.get("/v1/me", headers=bearer(other["access_token"]))
         ).status_code == 200
+
+
+class TestPasswordsSetOutsideTheApi:
+    def test_admin_create_refuses_a_guessable_password_before_anything_starts(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("MBOA_DATA_DIR", str(tmp_path))
+        result = CliRunner().invoke(
+            cli.app,
+            ["admin", "create", "--email", "staff@example.cm", "--password", "password12"],
+        )
+        assert result.exit_code == 2, result.output
+        assert "too easy to guess" in result.output
+        assert list(tmp_path.iterdir()) == []  # no embedded server was started
+
+    def test_demo_passwords_pass_the_rules(self) -> None:
+        settings = Settings().auth
+        user_service.check_password(
+            demo.DEMO_PASSWORD, settings, user_inputs=(demo.DEMO_EMAIL, "Demo Merchant")
+        )
+        user_service.check_password(demo.STAFF_PASSWORD, settings, user_inputs=(demo.STAFF_EMAIL,))
+        with pytest.raises(WeakPassword):
+            user_service.check_password("password12", settings)
