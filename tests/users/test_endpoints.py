@@ -8,8 +8,9 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
-from mboa import cli, demo
+from mboa import cli
 from mboa.config import Settings
+from mboa.dev import demo
 from mboa.users.exceptions import WeakPassword
 from mboa.users.service import user as user_service
 from tests.helpers import PASSWORD, Api, assert_error, bearer
