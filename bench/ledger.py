@@ -52,14 +52,14 @@ from mboa.ledger.accounts import (  # noqa: E402
     shards_of,
 )
 from mboa.ledger.posting import Leg, Posting, SourceType  # noqa: E402
-from mboa.ledger.repository import (  # noqa: E402
+from mboa.ledger.verify import verify  # noqa: E402
+from mboa.ledger.writes import (  # noqa: E402
     APPLY_SQL,
     TRANSFER_SQL,
     ConnectionExecutor,
     apply,
     open_accounts,
 )
-from mboa.ledger.verify import verify  # noqa: E402
 from mboa.postgres import Database, plain_url, role_urls, with_database  # noqa: E402
 from mboa.runtime import migrate  # noqa: E402
 

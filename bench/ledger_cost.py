@@ -48,7 +48,7 @@ from mboa.devservers import PG_SYSTEM_USER, EmbeddedPostgres, pg_bin_dir  # noqa
 from mboa.postgres import plain_url, with_database  # noqa: E402
 from mboa.runtime import migrate  # noqa: E402
 
-RECORDED = {"transfer": 1_022_517, "apply_one": None, "batch": 473_145}
+RECORDED = {"transfer": 1_022_695, "apply_one": 2_247_565, "batch": 470_709}
 """Instructions per transfer in docs/benchmarks.md ("Ledger cost"), by path (None: not recorded)."""
 ACCOUNTS = int(os.environ.get("MBOA_BENCH_COST_ACCOUNTS", "20000"))
 FIRST = 20
