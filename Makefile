@@ -44,7 +44,7 @@ bench-api-auth: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk; }
 	$(BIN)/python bench/api_auth.py
 
-## Server instructions per ledger transfer, head vs revision 0005, counted by callgrind.
+## Server instructions per ledger transfer at head (vs the counts in docs/benchmarks.md), by callgrind.
 bench-ledger-cost: $(STAMP)
 	@command -v valgrind >/dev/null 2>&1 || apt-get install -y valgrind >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y valgrind; }
 	$(BIN)/python bench/ledger_cost.py

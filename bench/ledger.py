@@ -53,14 +53,14 @@ from mboa.ledger.accounts import (  # noqa: E402
     shards_of,
 )
 from mboa.ledger.posting import Leg, Posting, SourceType  # noqa: E402
-from mboa.ledger.repository import (  # noqa: E402
+from mboa.ledger.verify import verify  # noqa: E402
+from mboa.ledger.write_repository import (  # noqa: E402
     APPLY_SQL,
     TRANSFER_SQL,
     ConnectionExecutor,
     apply,
     open_accounts,
 )
-from mboa.ledger.verify import verify  # noqa: E402
 from mboa.postgres import Database, plain_url, role_urls, with_database  # noqa: E402
 
 SECONDS = float(os.environ.get("MBOA_BENCH_SECONDS", "20"))
@@ -71,6 +71,8 @@ CONNECTIONS = int(os.environ.get("MBOA_BENCH_CONNECTIONS", "16"))
 BATCH = int(os.environ.get("MBOA_BENCH_BATCH", "1000"))
 BATCH_CONNECTIONS = int(os.environ.get("MBOA_BENCH_BATCH_CONNECTIONS", "2"))
 ACCOUNTS = int(os.environ.get("MBOA_BENCH_ACCOUNTS", "100000"))
+PATHS = os.environ.get("MBOA_BENCH_PATHS") == "1"
+PATHS_ROUNDS = int(os.environ.get("MBOA_BENCH_PATHS_ROUNDS", "3"))
 DATABASE = "mboa_bench_ledger"
 # Checkpoint spacing as on a write-heavy production server. With PostgreSQL's default 1 GB
 # max_wal_size a checkpoint came every ~11 s here, and after each one the first write to every
@@ -310,6 +312,13 @@ async def raw_l1_step(connection: asyncpg.Connection, counter: Counter) -> None:
     rows = await connection.fetch(TRANSFER_SQL, *raw_transfer_args(*raw_pair()))
     counter.done += 1
     counter.refused += rows[0][0][0] != "created"
+
+
+async def raw_l1_apply_step(connection: asyncpg.Connection, counter: Counter) -> None:
+    """L1 through `mboa_ledger_apply` with one posting (MBOA_BENCH_PATHS=1)."""
+    rows = await connection.fetch(APPLY_SQL, *raw_args([raw_pair()]))
+    counter.done += 1
+    counter.refused += rows[0][1] != "created"
 
 
 async def raw_l2_step(connection: asyncpg.Connection, counter: Counter) -> None:
@@ -604,6 +613,17 @@ async def main_async(
     # walk every module object, a third of L3's Python time per posting.
     freeze_startup_objects()
     await vacuum_journal(connect)
+    if PATHS:
+        # Is the one-transfer function worth keeping? The same transfer through both write
+        # functions, bare asyncpg, in turns (docs/ledger.md, "One write path").
+        for round_ in range(PATHS_ROUNDS):
+            transfer, apply_one = await run_interleaved(
+                connect,
+                Scenario("L1 raw write_transfer", CONNECTIONS, raw_l1_step),
+                Scenario("L1 raw apply (1)", CONNECTIONS, raw_l1_apply_step),
+            )
+            results[f"paths_round{round_}_transfer_over_apply"] = transfer / max(apply_one, 1)
+        return results
     (
         results["l1_tps"],
         results["raw_l1_asyncpg_tps"],
@@ -694,7 +714,7 @@ def main() -> None:
     summary["machine"] = machine()
     summary["seconds"] = SECONDS
     print(json.dumps(summary), flush=True)
-    if not results["verify_ok"]:
+    if not results.get("verify_ok", True):
         raise SystemExit(1)
 
 

@@ -5,18 +5,21 @@ same statement: 3 400 to 8 100 transfers/s, docs/benchmarks.md), so it cannot te
 from noise. callgrind counts the instructions PostgreSQL executes, which do not depend on what else
 the machine is doing: the same binary, data and statements give the same count to within 0.5 %.
 
-Two databases in one embedded PostgreSQL: one at the head revision, one at BASELINE_REVISION (the
-write path before revision 0006). Each gets the same accounts and a warm-up that writes every
-account once. Then, with the server stopped, `postgres --single` runs under callgrind twice per
-database and path: for L1's path, FIRST and FIRST + COUNT one-transfer calls (one transaction
-each); for L3's, BATCH_FIRST and BATCH_FIRST + BATCHES calls of `mboa_ledger_apply` with BATCH
-transfers each. The difference divided by the transfers it adds is the cost of one transfer:
+One database at the head revision in an embedded PostgreSQL, with ACCOUNTS accounts and a warm-up
+that writes every account once. Then, with the server stopped, `postgres --single` runs under
+callgrind twice per path: FIRST and FIRST + COUNT calls (one transaction each) of the one-transfer
+function `mboa_ledger_write_transfer` (L1's path), the same of `mboa_ledger_apply` with one
+posting (what L1 would cost without the one-transfer function: docs/ledger.md, "One write path"),
+and BATCH_FIRST and BATCH_FIRST + BATCHES calls of `mboa_ledger_apply` with BATCH transfers each
+(L3's path). The difference divided by the transfers it adds is the cost of one transfer:
 start-up cancels out, while the shutdown checkpoint's writing of the pages the calls dirtied is
-counted (alike for both databases), and so is parsing the EXECUTE's literal arguments (alike too).
-Every call is a new transfer that succeeds, not a replay or a refusal. It counts PostgreSQL's
-user-space instructions: not the kernel (fsync, sockets), nor the client.
+counted, and so is parsing the EXECUTE's literal arguments. Every call is a new transfer that
+succeeds, not a replay or a refusal. It counts PostgreSQL's user-space instructions: not the
+kernel (fsync, sockets), nor the client.
 
-Needs valgrind. The last line of output is one JSON object.
+Each count is reported against RECORDED, the last counts written in docs/benchmarks.md (update
+both together when a change to the write path is measured). Needs valgrind. The last line of
+output is one JSON object.
 """
 
 from __future__ import annotations
@@ -39,35 +42,29 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alembic import command  # noqa: E402
 from ledger import RAW_ID_BASE, open_raw_accounts, raw_args, raw_transfer_args  # noqa: E402
 
-from mboa.dev.runtime import alembic_config, ensure_database  # noqa: E402
 from mboa.dev.servers import PG_SYSTEM_USER, EmbeddedPostgres, pg_bin_dir  # noqa: E402
 from mboa.postgres import plain_url, with_database  # noqa: E402
 
-BASELINE_REVISION = "0005_ledger_keys_pg13"
+RECORDED = {"transfer": 1_022_695, "apply_one": 2_247_565, "batch": 470_709}
+"""Instructions per transfer in docs/benchmarks.md ("Ledger cost"), by path (None: not recorded)."""
 ACCOUNTS = int(os.environ.get("MBOA_BENCH_COST_ACCOUNTS", "20000"))
 FIRST = 20
 COUNT = int(os.environ.get("MBOA_BENCH_COST_TRANSFERS", "200"))
 BATCH = 100
 BATCH_FIRST = 2
 BATCHES = 10
-PARAMS = ", ".join(f"${i}" for i in range(1, 19))
-# The statement each database's one-transfer path runs (repository.TRANSFER_SQL at each revision).
-CALLS = {
-    "head": f"SELECT mboa_ledger_write_transfer({PARAMS})",
-    "baseline": f"SELECT o_status, o_transaction_id FROM mboa_ledger_transfer({PARAMS})",
-}
-DATABASES = {"head": "mboa_bench_cost_head", "baseline": "mboa_bench_cost_baseline"}
-# What single-user mode prints for a created transfer (a text[] at head, a table row before).
-ANSWERS = {"head": '"{created,', "baseline": 'o_status = "created"'}
-# The general function, the same at both revisions (L3's path): created items per call.
+TRANSFER_CALL = (
+    "SELECT mboa_ledger_write_transfer(" + ", ".join(f"${i}" for i in range(1, 19)) + ")"
+)
+# The general function (L3's path, and L1's without the one-transfer function): created items.
 APPLY_CALL = (
     "SELECT count(*) FILTER (WHERE o_status = 'created') AS created FROM mboa_ledger_apply("
     + ", ".join(f"${i}" for i in range(1, 25))
     + ")"
 )
+DATABASE = "mboa_bench_cost"
 
 
 def log(message: str) -> None:
@@ -123,6 +120,13 @@ def transfer_literal(rng: random.Random) -> str:
     )
 
 
+def apply_one_literal(rng: random.Random) -> str:
+    """The same transfer as `transfer_literal` (same seed, same accounts), through the general
+    function as a batch of one."""
+    debit, credit = rng.sample(range(ACCOUNTS), 2)
+    return sql_arguments(raw_args([(RAW_ID_BASE + debit, RAW_ID_BASE + credit)]), APPLY_TYPES)
+
+
 def batch_literal(rng: random.Random) -> str:
     """BATCH transfers of 100 between random accounts, as the raw L3 client sends them."""
     pairs = [rng.sample(range(ACCOUNTS), 2) for _ in range(BATCH)]
@@ -131,14 +135,13 @@ def batch_literal(rng: random.Random) -> str:
     )
 
 
-async def prepare(url: str, revision: str) -> None:
-    """Migrate to `revision`, open the accounts, write each one once, vacuum."""
-    await ensure_database(url)
-    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+async def prepare(url: str) -> None:
+    """Migrate to head, open the accounts, write each one once, vacuum."""
+    await asyncio.to_thread(migrate, url)
     connection = await asyncpg.connect(plain_url(url))
     try:
         await open_raw_accounts(connection, ACCOUNTS)
-        statement = await connection.prepare(CALLS["head" if revision == "head" else "baseline"])
+        statement = await connection.prepare(TRANSFER_CALL)
         for low in range(0, ACCOUNTS - 1, 2):
             await statement.fetch(*raw_transfer_args(RAW_ID_BASE + low, RAW_ID_BASE + low + 1))
         await connection.execute("VACUUM ANALYZE")
@@ -199,16 +202,13 @@ def per_transfer(
 
 
 async def set_up(server: EmbeddedPostgres) -> None:
-    for name, database in DATABASES.items():
-        url = with_database(server.url, database)
-        admin = await asyncpg.connect(plain_url(server.url))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        finally:
-            await admin.close()
-        revision = "head" if name == "head" else BASELINE_REVISION
-        log(f"{name}: migrating to {revision}, {ACCOUNTS:,} accounts, each written once")
-        await prepare(url, revision)
+    admin = await asyncpg.connect(plain_url(server.url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    log(f"migrating to head, {ACCOUNTS:,} accounts, each written once")
+    await prepare(with_database(server.url, DATABASE))
 
 
 def main() -> None:
@@ -220,29 +220,27 @@ def main() -> None:
         asyncio.run(set_up(server))
     finally:
         server.stop(force=True)
+    paths = {
+        # path: (statement, arguments, calls before, calls added, answer, transfers per call)
+        "transfer": (TRANSFER_CALL, transfer_literal, FIRST, COUNT, '"{created,', 1),
+        "apply_one": (APPLY_CALL, apply_one_literal, FIRST, COUNT, 'created = "1"', 1),
+        "batch": (APPLY_CALL, batch_literal, BATCH_FIRST, BATCHES, f'created = "{BATCH}"', BATCH),
+    }
     results: dict[str, Any] = {}
-    for name, database in DATABASES.items():
-        one = per_transfer(
-            server.pgdata, database, CALLS[name], transfer_literal, FIRST, COUNT,
-            ANSWERS[name], 1,
-        )  # fmt: skip
-        batched = per_transfer(
-            server.pgdata, database, APPLY_CALL, batch_literal, BATCH_FIRST, BATCHES,
-            f'created = "{BATCH}"', BATCH,
-        )  # fmt: skip
-        results[f"{name}_instructions_per_transfer"] = one
-        results[f"{name}_batch_instructions_per_transfer"] = batched
-        log(f"{name:<9} one transfer per call {one:>11,}   in batches of {BATCH} {batched:>9,}")
-    results["ratio_to_baseline"] = round(
-        results["head_instructions_per_transfer"] / results["baseline_instructions_per_transfer"],
+    for name, (statement, make, first, more, answer, per_call) in paths.items():
+        count = per_transfer(
+            server.pgdata, DATABASE, statement, make, first, more, answer, per_call
+        )
+        results[f"{name}_instructions_per_transfer"] = count
+        recorded = RECORDED[name]
+        if recorded is not None:
+            results[f"{name}_ratio_to_recorded"] = round(count / recorded, 3)
+        log(f"{name:<10} {count:>11,} instructions per transfer (recorded: {recorded or '-'})")
+    results["apply_one_over_transfer"] = round(
+        results["apply_one_instructions_per_transfer"]
+        / results["transfer_instructions_per_transfer"],
         3,
     )
-    results["batch_ratio_to_baseline"] = round(
-        results["head_batch_instructions_per_transfer"]
-        / results["baseline_batch_instructions_per_transfer"],
-        3,
-    )
-    results["baseline_revision"] = BASELINE_REVISION
     results["transfers"] = COUNT
     print(json.dumps(results), flush=True)
 

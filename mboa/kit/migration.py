@@ -1,26 +1,45 @@
-"""Helpers for migrations: roles, grants and row-level security, written once."""
+"""Helpers for migrations: roles, grants, row-level security and the SQL files, written once.
+
+Every SQL function, trigger and domain lives as a whole `.sql` file beside the code that owns it
+(`mboa/<domain>/sql/`). A revision runs such a file with `load_sql` and records, in its module's
+`SQL_FILES`, the digest of each file it brings the database in line with. Changing a file later
+means a new revision that loads it again (and records the new digest): `tests/test_migrations.py`
+fails while a file differs from the digest its newest revision recorded (docs/architecture.md,
+"Migrations").
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 from pathlib import Path
-from types import ModuleType
 
+import sqlparse
 from alembic import op
 
 from mboa.config import get_settings
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+"""The `mboa` package: SQL files are named relative to it (`ledger/sql/apply.sql`)."""
 
-def revision_module(filename: str) -> ModuleType:
-    """An earlier revision's module, for a downgrade that puts back what it created (revision
-    files start with a date, so they are loaded by path rather than imported)."""
-    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / filename
-    spec = importlib.util.spec_from_file_location(f"revision_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
+def sql_text(name: str) -> str:
+    return (PACKAGE_ROOT / name).read_text(encoding="utf-8")
+
+
+def sql_digest(name: str) -> str:
+    """What a revision records for a file it loads (`SQL_FILES`)."""
+    return hashlib.sha256((PACKAGE_ROOT / name).read_bytes()).hexdigest()
+
+
+def sql_statements(sql: str) -> list[str]:
+    """`sql`'s statements, one per call (asyncpg prepares one statement at a time)."""
+    return [statement for statement in sqlparse.split(sql) if statement.strip()]
+
+
+def load_sql(name: str) -> None:
+    """Run one of the package's SQL files in the revision's transaction."""
+    for statement in sql_statements(sql_text(name)):
+        op.execute(statement)
 
 
 def roles() -> tuple[str, str]:
@@ -50,3 +69,12 @@ def grant(table: str, *, app: str, platform: str = "SELECT, INSERT, UPDATE, DELE
         op.execute(f"GRANT {app} ON {table} TO {app_role}")
     if platform:
         op.execute(f"GRANT {platform} ON {table} TO {platform_role}")
+
+
+def function_privileges(signature: str, *, owner: str | None, execute: str | None) -> None:
+    """A function's owner, no EXECUTE for PUBLIC, and EXECUTE for `execute` (a role)."""
+    if owner:
+        op.execute(f"ALTER FUNCTION {signature} OWNER TO {owner}")
+    op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+    if execute:
+        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {execute}")

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import asyncpg
 import typer
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 ledger_app = typer.Typer(no_args_is_help=True, help="Ledger commands.")
@@ -29,6 +28,7 @@ def verify_command(
     from mboa.config import ConfigurationError, load_settings
     from mboa.dev.runtime import resolve_services
     from mboa.ledger.verify import verify
+    from mboa.ledger.verify_repository import VerifyRepository
     from mboa.postgres import Database
 
     try:
@@ -42,9 +42,7 @@ def verify_command(
         db = Database.connect(settings, services.database_url, process="cli")
         try:
             async with db.platform_transaction() as session:
-                # One snapshot for every check; no time limit (it reads the whole journal).
-                await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-                await session.execute(text("SET LOCAL statement_timeout = 0"))
+                await VerifyRepository.from_session(session).take_snapshot()
                 report = await verify(
                     session,
                     roles=[settings.database.app_role, settings.database.platform_role],

@@ -24,3 +24,10 @@ class PostingRejected(Conflict):
 
 class BalanceTransactionNotFound(NotFound):
     pass
+
+
+class FeePlanMissing(LedgerError):
+    """No plan, not even a default one, for an operator and currency: the platform is set up
+    wrong (the migration seeds the defaults); the collection cannot be priced."""
+
+    code = "fee_plan_missing"

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.exceptions import BadRequest
 from mboa.kit.money import CURRENCY_EXPONENTS
-from mboa.ledger.exceptions import LedgerError
-from mboa.ledger.repository import FeePlanRepository
+from mboa.ledger.exceptions import FeePlanMissing
+from mboa.ledger.fee_plan_repository import FeePlanRepository
 from mboa.models import LedgerFeePlan
 from mboa.providers.types import ProviderName
 
@@ -39,13 +39,6 @@ class FeePlan:
 MAX_SETTLEMENT_DELAY_SECONDS: Final = 90 * 86_400
 """Longer would hold a merchant's money for a quarter; it also keeps the column's int4 safe."""
 MAX_FIXED_AMOUNT: Final = 1_000_000_000
-
-
-class FeePlanMissing(LedgerError):
-    """No plan, not even a default one, for an operator and currency: the platform is set up
-    wrong (the migration seeds the defaults); the collection cannot be priced."""
-
-    code = "fee_plan_missing"
 
 
 def _plan(row: LedgerFeePlan) -> FeePlan:

@@ -8,16 +8,19 @@ refused (insufficient funds, conflicting replay, already resolved, …). Nothing
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TypedDict
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.kit.pagination import CreatedRange, ListParams
 from mboa.kit.time import utc_now
-from mboa.ledger import repository as repo
+from mboa.ledger import write_repository as writes
 from mboa.ledger.accounts import (
     AccountKey,
     AccountKind,
@@ -39,7 +42,7 @@ from mboa.ledger.posting import (
     SourceType,
     new_transaction_id,
 )
-from mboa.ledger.repository import LedgerRepository, SessionExecutor
+from mboa.ledger.repository import EntryRow, LedgerRepository
 from mboa.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 log = structlog.get_logger("mboa.ledger")
@@ -87,7 +90,7 @@ class LedgerService:
 
     async def post(self, session: AsyncSession, postings: Sequence[Posting]) -> list[PostingResult]:
         """Write a batch of postings in one round trip (each posting succeeds or fails alone)."""
-        return await repo.apply(SessionExecutor(session), postings)
+        return await writes.apply(writes.SessionExecutor(session), postings)
 
     async def transfer(
         self,
@@ -263,10 +266,9 @@ class LedgerService:
             legs=legs,
             # The reservation already took the full amount from the merchant's available
             # balance; a partial post gives the rest back, which the merchant sees.
-            bt_type=BalanceTransactionType.adjustment if merchant_bt and remainder else None,
-            amount=remainder if merchant_bt and remainder else None,
-            fee=0 if merchant_bt and remainder else None,
-            net=remainder if merchant_bt and remainder else None,
+            **_shown(
+                BalanceTransactionType.adjustment if merchant_bt and remainder else None, remainder
+            ),
         )
         return (await self.post(session, [posting]))[0]
 
@@ -344,14 +346,24 @@ class LedgerService:
         return sum(1 for result in results if result.ok)
 
     async def settle_due(
-        self, session: AsyncSession, *, now: dt.datetime | None = None, limit: int = 1000
+        self,
+        session: AsyncSession | Callable[[], AbstractAsyncContextManager[AsyncSession]],
+        *,
+        now: dt.datetime | None = None,
+        limit: int = 1000,
     ) -> int:
         """Move every collection whose `available_on` has passed from pending to available, in
-        batches of `limit` within the caller's transaction; returns how many were settled."""
+        batches of `limit`; returns how many were settled.
+
+        `session`: all batches in the caller's transaction, or a factory of transactions (the
+        scheduled job passes `platform_transaction`) so that each batch commits on its own. The
+        walk goes through the queue in order, past the rows it cannot settle (`settle_batch`)."""
         now = now or utc_now()
         settled, after = 0, None
         while True:
-            batch = await self.settle_batch(session, now=now, limit=limit, after=after)
+            transaction = _joined(session) if isinstance(session, AsyncSession) else session()
+            async with transaction as batch_session:
+                batch = await self.settle_batch(batch_session, now=now, limit=limit, after=after)
             settled += batch.settled
             if batch.read < limit:
                 return settled
@@ -491,7 +503,7 @@ class LedgerService:
 
     async def _pending(
         self, session: AsyncSession, pending_id: str
-    ) -> tuple[LedgerTransaction, list[repo.EntryRow]]:
+    ) -> tuple[LedgerTransaction, list[EntryRow]]:
         repository = LedgerRepository.from_session(session)
         pending = await repository.get_transaction(pending_id)
         if pending is None or pending.phase != Phase.pending:
@@ -504,7 +516,7 @@ class LedgerService:
         return pending, holds
 
     @staticmethod
-    def _scaled(holds: list[repo.EntryRow], amount: int, held: int) -> list[Leg]:
+    def _scaled(holds: list[EntryRow], amount: int, held: int) -> list[Leg]:
         """Posted legs for `amount` out of `held`: each leg scaled, rounding fixed on the largest
         credit so the legs still sum to zero."""
         if amount == held:
@@ -526,7 +538,7 @@ class LedgerService:
 
     @staticmethod
     def _void_posting(
-        pending: LedgerTransaction, holds: list[repo.EntryRow], key: str, expire: bool
+        pending: LedgerTransaction, holds: list[EntryRow], key: str, expire: bool
     ) -> Posting:
         # The reservation's money comes back to the merchant: shown as `payout_failure` /
         # `refund_failure` (docs/api-conventions.md §D6).
@@ -535,7 +547,6 @@ class LedgerService:
             if pending.merchant_id is not None and pending.bt_type is not None
             else None
         )
-        merchant_bt = merchant_type is not None
         returned = -(pending.amount or 0)
         return Posting(
             idempotency_key=key,
@@ -548,11 +559,29 @@ class LedgerService:
             parent_id=pending.id,
             link=Link.resolve,
             legs=[Leg(row.account, row.amount, EntryKind.release) for row in holds],
-            bt_type=merchant_type.failed() if merchant_type else None,
-            amount=returned if merchant_bt else None,
-            fee=0 if merchant_bt else None,
-            net=returned if merchant_bt else None,
+            **_shown(merchant_type.failed() if merchant_type else None, returned),
         )
+
+
+class _Shown(TypedDict):
+    bt_type: BalanceTransactionType | None
+    amount: int | None
+    fee: int | None
+    net: int | None
+
+
+def _shown(bt_type: BalanceTransactionType | None, amount: int) -> _Shown:
+    """A posting's balance-transaction fields: `amount` (no fee) shown to the merchant as
+    `bt_type`, or nothing shown when `bt_type` is None."""
+    if bt_type is None:
+        return _Shown(bt_type=None, amount=None, fee=None, net=None)
+    return _Shown(bt_type=bt_type, amount=amount, fee=0, net=amount)
+
+
+@contextlib.asynccontextmanager
+async def _joined(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The caller's own transaction, as a context that neither commits nor ends it."""
+    yield session
 
 
 def _sum(rows: Sequence[LedgerAccount]) -> Balance:

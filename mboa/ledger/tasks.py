@@ -8,7 +8,6 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mboa.kit.time import utc_now
 from mboa.ledger.service import ledger
 from mboa.worker import TaskContext, task
 
@@ -35,16 +34,9 @@ async def settle(ctx: TaskContext, payload: dict[str, Any]) -> int:
 
     Each batch commits on its own; a crash half-way leaves the rest for the next run, and a
     collection is settled at most once (the database refuses a second settlement). The run walks
-    the queue in order, so a settlement refused (logged, left queued) holds back nothing."""
-    now = utc_now()
-    total, after = 0, None
-    while True:
-        async with ctx.db.platform_transaction() as session:
-            batch = await ledger.settle_batch(session, now=now, limit=BATCH, after=after)
-        total += batch.settled
-        if batch.read < BATCH:
-            break
-        after = batch.last
+    the queue in order (`settle_due`), so a settlement refused (logged, left queued) holds back
+    nothing."""
+    total = await ledger.settle_due(ctx.db.platform_transaction, limit=BATCH)
     log.info("ledger_settled", count=total)
     return total
 

@@ -6,7 +6,7 @@ import dataclasses
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mboa.ledger.repository import CHECKS, CheckResult, VerifyRepository
+from mboa.ledger.verify_repository import CHECKS, CheckResult, VerifyRepository
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

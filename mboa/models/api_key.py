@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, String
+from sqlalchemy import Enum, ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +23,11 @@ class ApiKey(MerchantOwnedMixin, Model):
     """An API key. The secret itself is never stored: only its SHA-256 and its last 4 characters."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (
+        UniqueConstraint("secret_hash"),
+        ForeignKeyConstraint(["merchant_id"], ["merchants.id"]),
+        Index("ix_api_keys_tenant", "merchant_id", "livemode", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     type: Mapped[ApiKeyType] = mapped_column(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mboa.kit.db import MerchantOwnedMixin, MetadataMixin, Model
@@ -12,6 +12,10 @@ class Customer(MerchantOwnedMixin, MetadataMixin, Model):
     """A merchant's customer: who pays, with their mobile-money number."""
 
     __tablename__ = "customers"
+    __table_args__ = (
+        ForeignKeyConstraint(["merchant_id"], ["merchants.id"]),
+        Index("ix_customers_tenant", "merchant_id", "livemode", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy import Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mboa.kit.db import MerchantOwnedMixin, Model
@@ -13,6 +13,7 @@ class IdempotencyKey(MerchantOwnedMixin, Model):
     """The first response to a POST carrying `Idempotency-Key`, replayed to any retry."""
 
     __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, String
+from sqlalchemy import Enum, ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mboa.kit.db import CreatedMixin, MetadataMixin, Model
@@ -48,6 +48,12 @@ class MerchantMember(CreatedMixin, Model):
     """A user's role on one merchant's team (account-level, so not mode-scoped)."""
 
     __tablename__ = "merchant_members"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "user_id"),
+        ForeignKeyConstraint(["merchant_id"], ["merchants.id"]),
+        ForeignKeyConstraint(["user_id"], ["users.id"]),
+        Index("ix_merchant_members_user_id", "user_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(String(40), nullable=False)

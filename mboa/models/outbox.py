@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mboa.kit.db import CreatedMixin, Model
@@ -18,7 +18,10 @@ class OutboxMessage(CreatedMixin, Model):
 
     __tablename__ = "outbox"
     # The API role has INSERT but not SELECT here, so inserts must not ask for RETURNING.
-    __table_args__ = {"implicit_returning": False}
+    __table_args__ = (
+        Index("ix_outbox_pending", "id", postgresql_where=text("relayed_at IS NULL")),
+        {"implicit_returning": False},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     task: Mapped[str] = mapped_column(String(100), nullable=False)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import Boolean, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mboa.kit.db import CreatedMixin, Model
@@ -12,6 +12,7 @@ class User(CreatedMixin, Model):
     """A person who signs in to the dashboard. Not merchant-owned: one user can join many merchants."""
 
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("email"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     email: Mapped[str] = mapped_column(String(320), nullable=False)

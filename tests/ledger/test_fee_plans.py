@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from mboa.exceptions import BadRequest
-from mboa.ledger.fees import FeePlanMissing, fee_plan
+from mboa.ledger.exceptions import FeePlanMissing
+from mboa.ledger.fees import fee_plan
 from mboa.postgres import Database
 from tests.helpers import Api, assert_error, bearer
 from tests.ledger.test_endpoints import collect

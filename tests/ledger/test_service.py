@@ -405,28 +405,6 @@ class TestOneStatementTransfer:
         assert funded.outcome is Outcome.created
         await assert_verified(ledger_db, settings)
 
-    async def test_the_previous_releases_function_still_posts(
-        self, ledger_db: Database, settings: Settings
-    ) -> None:
-        # Revision 0004's `mboa_ledger_transfer` stays for processes of the previous release
-        # during a rolling deploy: it must keep working on the current schema.
-        available, params = await open_pair(ledger_db, 300)
-        async with ledger_db.platform_transaction() as session:
-            row = (
-                await session.execute(
-                    text(
-                        "SELECT o_status, o_transaction_id FROM mboa_ledger_transfer("
-                        " :accounts, 'txn_previous', 'previous', '\\x00'::bytea, 'adjustment',"
-                        " NULL, NULL, false, 'XAF', 'posted', NULL, NULL, NULL, NULL, NULL, NULL,"
-                        " ARRAY[0, 0]::smallint[], :amounts)"
-                    ),
-                    params,
-                )
-            ).one()
-            assert tuple(row) == ("created", "txn_previous")
-            assert (await ledger.balance(session, available)).balance == 301
-        await assert_verified(ledger_db, settings)
-
     async def test_a_concurrent_duplicate_is_answered_as_a_replay_at_once(
         self, ledger_db: Database, settings: Settings
     ) -> None:
