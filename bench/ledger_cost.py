@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from ledger import RAW_ID_BASE, open_raw_accounts, raw_args, raw_transfer_args  # noqa: E402
 
+from mboa.dev.runtime import migrate  # noqa: E402
 from mboa.dev.servers import PG_SYSTEM_USER, EmbeddedPostgres, pg_bin_dir  # noqa: E402
 from mboa.postgres import plain_url, with_database  # noqa: E402
 

@@ -11,6 +11,13 @@ class MemberNotFound(NotFound):
     pass
 
 
+class UnknownUserEmail(BadRequest):
+    """A parameter names something that does not exist: 400, as Stripe answers for a missing
+    object named in the body (404 is for the object of the URL)."""
+
+    code = "resource_missing"
+
+
 class AlreadyMember(Conflict):
     code = "member_exists"
 

@@ -19,6 +19,7 @@ from mboa.merchants.exceptions import (
     MemberNotFound,
     MerchantNotFound,
     OwnerOnly,
+    UnknownUserEmail,
 )
 from mboa.merchants.repository import MerchantMemberRepository, MerchantRepository
 from mboa.merchants.schemas import MerchantUpdate
@@ -132,7 +133,7 @@ class MerchantService:
         self._check_owner_change(actor_role, role)
         user = await UserRepository.from_session(session).get_by_email(email)
         if user is None:
-            raise MemberNotFound(
+            raise UnknownUserEmail(
                 "No user has signed up with this email yet; ask them to sign up first.",
                 param="email",
             )

@@ -333,7 +333,7 @@ def _in(column: str, values: Sequence[str]) -> str:
 def _provider_events() -> None:
     """Inbound operator callbacks, stored and de-duplicated before confirmation.
 
-    A callback is a hint (providers-wire.md §1.9, §2.1, §2.2): nobody signs it and MTN sends it
+    A callback is a hint (docs/providers-wire.md §1.9, §2.1, §2.2): nobody signs it and MTN sends it
     once, so it is stored first, then confirmed by a status read. Not merchant-owned yet (the
     attempt -> merchant link comes with payments), so no row-level security: only the platform
     role touches it.

@@ -65,13 +65,19 @@ def _secret_key(process: subprocess.Popen[str], timeout: float, log: Path) -> st
     raise AssertionError(f"no sk_test_ key printed in time; stderr ends:\n{_tail(log)}")
 
 
-def _leftovers(data_dir: Path) -> list[str]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if str(data_dir) in cmdline:
-            found.append(cmdline)
-    return found
+def _leftovers(data_dir: Path, *, grace_seconds: float = 30) -> list[str]:
+    """Processes still running on this data directory once `grace_seconds` have passed (a
+    server's own shutdown can outlast its parent's exit by a moment on a loaded host)."""
+    deadline = time.monotonic() + grace_seconds
+    while True:
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if str(data_dir) in cmdline:
+                found.append(cmdline)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def _stop(process: subprocess.Popen[str]) -> None:

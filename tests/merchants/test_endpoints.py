@@ -77,3 +77,14 @@ async def test_team_add_change_remove_and_keep_an_owner(api: Api) -> None:
     assert [m["role"] for m in after.json()["data"]] == ["owner"]
     gone = await api.http.get(f"/v1/merchants/{owner.merchant_id}", headers=colleague.user_headers)
     assert_error(gone, 404)
+
+
+async def test_adding_an_email_nobody_signed_up_with_is_400(api: Api) -> None:
+    owner = await api.signup()
+    response = await api.http.post(
+        f"/v1/merchants/{owner.merchant_id}/members",
+        json={"email": "nobody@example.cm", "role": "developer"},
+        headers=owner.user_headers,
+    )
+    # The URL's merchant exists: a missing object named in the body is a 400, as on Stripe.
+    assert_error(response, 400, code="resource_missing", param="email")
