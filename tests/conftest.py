@@ -27,6 +27,7 @@ TABLES = [
     "idempotency_keys",
     "customers",
     "api_keys",
+    "user_session_spent_tokens",
     "user_sessions",
     "merchant_members",
     "merchants",

@@ -15,7 +15,7 @@ from mboa.models.ledger import (
 from mboa.models.merchant import MemberRole, Merchant, MerchantMember, MerchantStatus
 from mboa.models.outbox import OutboxMessage
 from mboa.models.provider_event import CallbackResult, CallbackVerification, ProviderEvent
-from mboa.models.session import UserSession
+from mboa.models.session import SpentRefreshToken, UserSession
 from mboa.models.user import User
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Model",
     "OutboxMessage",
     "ProviderEvent",
+    "SpentRefreshToken",
     "User",
     "UserSession",
 ]

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from mboa.kit.repository import RepositoryBase
-from mboa.models import User, UserSession
+from mboa.models import SpentRefreshToken, User, UserSession
 
 
 class UserRepository(RepositoryBase[User]):
@@ -26,9 +26,19 @@ class UserSessionRepository(RepositoryBase[UserSession]):
         )
         return await self.get_one_or_none(statement)
 
-    async def get_by_previous_hash(self, token_hash: str) -> UserSession | None:
-        return await self.get_one_or_none(
-            select(UserSession).where(UserSession.previous_token_hash == token_hash)
+    async def session_that_spent(self, token_hash: str) -> str | None:
+        """The id of the session that already used up this refresh token, if any."""
+        result = await self.session.execute(
+            select(SpentRefreshToken.session_id).where(SpentRefreshToken.token_hash == token_hash)
+        )
+        return result.scalar_one_or_none()
+
+    async def spend(self, login: UserSession, now: dt.datetime) -> None:
+        """Record the session's current token as spent (before it is replaced)."""
+        await self.session.execute(
+            insert(SpentRefreshToken).values(
+                token_hash=login.refresh_token_hash, session_id=login.id, spent_at=now
+            )
         )
 
     async def revoke(self, session_id: str, now: dt.datetime) -> None:

@@ -165,16 +165,17 @@ class UserService:
     async def refresh(
         self, session: AsyncSession, *, refresh_token: str, settings: AuthSettings, jwt_secret: str
     ) -> IssuedTokens:
-        """Rotate: the presented token is spent and a new one issued. Presenting a spent token
-        again means it leaked, so the whole session is revoked (refresh-token reuse detection)."""
+        """Rotate: the presented token is spent and a new one issued. Presenting any spent token
+        of a session again, however many rotations ago, means a token leaked, so the whole
+        session is revoked (refresh-token reuse detection)."""
         now = utc_now()
         token_hash = sha256_hex(refresh_token)
         sessions = UserSessionRepository.from_session(session)
         login = await sessions.get_by_token_hash_for_update(token_hash)
         if login is None:
-            reused = await sessions.get_by_previous_hash(token_hash)
+            reused = await sessions.session_that_spent(token_hash)
             if reused is not None:
-                await sessions.revoke(reused.id, now)
+                await sessions.revoke(reused, now)
                 raise RefreshTokenReused(
                     "This refresh token was already used; the session is revoked."
                 )
@@ -185,7 +186,7 @@ class UserService:
         if user is None or user.disabled_at is not None:
             raise RefreshTokenInvalid("This user is disabled.")
         new_refresh = REFRESH_PREFIX + random_token(32)
-        login.previous_token_hash = token_hash
+        await sessions.spend(login, now)
         login.refresh_token_hash = sha256_hex(new_refresh)
         login.rotated_at = now
         await session.flush()

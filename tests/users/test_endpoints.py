@@ -190,6 +190,26 @@ class TestRefresh:
         me = await api.http.get("/v1/me", headers=bearer(current["access_token"]))
         assert_error(me, 401, code="session_expired")
 
+    @pytest.mark.parametrize("rotations", [2, 5])
+    async def test_reuse_of_a_token_several_rotations_old_revokes_the_session(
+        self, api: Api, rotations: int
+    ) -> None:
+        account = await api.signup()
+        tokens = [account.refresh_token]
+        access = account.access_token
+        for _ in range(rotations):
+            rotated = await api.http.post("/v1/auth/refresh", json={"refresh_token": tokens[-1]})
+            assert rotated.status_code == 200, rotated.text
+            tokens.append(rotated.json()["refresh_token"])
+            access = rotated.json()["access_token"]
+        # The first token, spent `rotations` rotations ago, comes back: it leaked.
+        reuse = await api.http.post("/v1/auth/refresh", json={"refresh_token": tokens[0]})
+        assert_error(reuse, 401, code="refresh_token_reused")
+        after = await api.http.post("/v1/auth/refresh", json={"refresh_token": tokens[-1]})
+        assert_error(after, 401)
+        me = await api.http.get("/v1/me", headers=bearer(access))
+        assert_error(me, 401, code="session_expired")
+
     async def test_concurrent_refresh_with_one_token_succeeds_once(self, api: Api) -> None:
         account = await api.signup()
         results = await asyncio.gather(
