@@ -112,7 +112,7 @@ class TestTeamRules:
             json={"email": "ghost@example.cm", "role": "admin"},
             headers=owner.user_headers,
         )
-        assert_error(unknown, 404, param="email")
+        assert_error(unknown, 400, code="resource_missing", param="email")
         member = await api.add_member(owner, "analyst")
         again = await api.http.post(
             f"/v1/merchants/{owner.merchant_id}/members",
