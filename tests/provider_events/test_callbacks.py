@@ -447,24 +447,33 @@ def refused(provider: str, reason: str) -> float:
     return REGISTRY.get_sample_value("mboa_provider_callbacks_refused_total", labels) or 0.0
 
 
-@contextlib.asynccontextmanager
-async def limited_api(
-    settings: Settings, database_url: str, redis_url: str, **limits: int
-) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
-    """An API with these callback limits, and clients sending from chosen loopback addresses."""
-    limited = settings.model_copy(update={"rate_limit": RateLimitSettings(**limits)})
-    async with other_api(limited, database_url, redis_url) as (state, client):
-        await state.redis.flushdb()
-        async with contextlib.AsyncExitStack() as stack:
+LimitedApi = Callable[
+    ..., contextlib.AbstractAsyncContextManager[Callable[[str], httpx.AsyncClient]]
+]
 
-            async def from_address(address: str) -> httpx.AsyncClient:
-                transport = httpx.AsyncHTTPTransport(local_address=address)
-                return await stack.enter_async_context(
-                    httpx.AsyncClient(base_url=client.base_url, transport=transport)
-                )
 
-            clients = {a: await from_address(a) for a in ("127.0.0.1", "127.0.0.2")}
-            yield clients.__getitem__
+@pytest.fixture
+def limited_api(settings: Settings, database_url: str, redis_url: str, clean: None) -> LimitedApi:
+    """`limited_api(**RateLimitSettings)`: an API with these callback limits, and clients sending
+    from chosen loopback addresses (`client("127.0.0.2")`)."""
+
+    @contextlib.asynccontextmanager
+    async def start(**limits: int) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+        limited = settings.model_copy(update={"rate_limit": RateLimitSettings(**limits)})
+        async with other_api(limited, database_url, redis_url) as (state, client):
+            await state.redis.flushdb()
+            async with contextlib.AsyncExitStack() as stack:
+
+                async def from_address(address: str) -> httpx.AsyncClient:
+                    transport = httpx.AsyncHTTPTransport(local_address=address)
+                    return await stack.enter_async_context(
+                        httpx.AsyncClient(base_url=client.base_url, transport=transport)
+                    )
+
+                clients = {a: await from_address(a) for a in ("127.0.0.1", "127.0.0.2")}
+                yield clients.__getitem__
+
+    return start
 
 
 def assert_refused(response: httpx.Response) -> None:
@@ -473,13 +482,9 @@ def assert_refused(response: httpx.Response) -> None:
 
 
 async def test_callbacks_are_rate_limited_per_address(
-    settings: Settings,
-    database_url: str,
-    redis_url: str,
-    owner_connection: asyncpg.Connection,
-    clean: None,
+    limited_api: LimitedApi, owner_connection: asyncpg.Connection
 ) -> None:
-    async with limited_api(settings, database_url, redis_url, callback_per_minute=3) as client:
+    async with limited_api(callback_per_minute=3) as client:
         before = refused("mtn_momo", "address_rate")
         for i in range(3):
             assert_received(
@@ -503,16 +508,9 @@ async def test_callbacks_are_rate_limited_per_address(
 
 
 async def test_a_provider_cap_holds_across_addresses(
-    settings: Settings,
-    database_url: str,
-    redis_url: str,
-    owner_connection: asyncpg.Connection,
-    clean: None,
+    limited_api: LimitedApi, owner_connection: asyncpg.Connection
 ) -> None:
     async with limited_api(
-        settings,
-        database_url,
-        redis_url,
         callback_per_minute=100,
         callback_per_provider_per_minute=3,
     ) as client:
@@ -533,17 +531,11 @@ async def test_a_provider_cap_holds_across_addresses(
 
 
 async def test_stored_bytes_are_capped_per_provider(
-    settings: Settings,
-    database_url: str,
-    redis_url: str,
-    owner_connection: asyncpg.Connection,
-    clean: None,
+    limited_api: LimitedApi, owner_connection: asyncpg.Connection
 ) -> None:
     """Beyond the cap a callback is refused and not stored, until the minute ends; an oversized
     body counts the 64 KB its row would keep."""
-    async with limited_api(
-        settings, database_url, redis_url, callback_bytes_per_provider_per_minute=100_000
-    ) as client:
+    async with limited_api(callback_bytes_per_provider_per_minute=100_000) as client:
         before = refused("mtn_momo", "provider_bytes")
         small = mtn_body(external_id="att_small")
         assert_received(await send(client("127.0.0.1"), "mtn_momo", "att_small", small))
