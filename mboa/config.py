@@ -80,9 +80,17 @@ class RateLimitSettings(BaseModel):
     guessing from many addresses still meets this limit."""
     login_lockout_seconds: int = Field(default=900, ge=1)
     """The window of `login_failures_per_account`, from the first failure."""
-    callback_per_minute: int = Field(default=6000, ge=1)
-    """Operator callbacks per sending address and minute: operators send from a few gateways
-    and MTN never retries a callback, so this only stops floods."""
+    callback_per_minute: int = Field(default=60, ge=1)
+    """Operator callbacks per sending address and minute. A callback costs us a stored row and
+    the worker an authenticated status read, so a forger must not send many; an operator's
+    gateway above it is answered 429 and the payment poller finds the outcome (MTN never
+    retries, docs/providers-wire.md §1.9)."""
+    callback_per_provider_per_minute: int = Field(default=1200, ge=1)
+    """Operator callbacks per provider and minute, all addresses together: bounds the status
+    reads forged callbacks can cost us, however many addresses send them."""
+    callback_bytes_per_provider_per_minute: int = Field(default=1_000_000, ge=1)
+    """Callback bytes stored per provider and minute (real callbacks are a few hundred bytes;
+    the body limit of one is 64 KB); beyond it a callback is refused, not stored."""
     redis_timeout_ms: int = Field(default=500, ge=10, le=10_000)
     """How long a request waits on the limiter's Redis before it is served unlimited."""
 

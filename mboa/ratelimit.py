@@ -15,6 +15,7 @@ through: it fails the request, and `/readyz` reports it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 import time
@@ -55,7 +56,6 @@ class RateLimiter:
         self.test_item = RateLimitItemPerSecond(settings.test_per_second)
         self.live_item = RateLimitItemPerSecond(settings.live_per_second)
         self.anonymous_item = RateLimitItemPerMinute(settings.anonymous_per_minute)
-        self.callback_item = RateLimitItemPerMinute(settings.callback_per_minute)
         self.login_account_item = RateLimitItemPerSecond(
             settings.login_failures_per_account, settings.login_lockout_seconds
         )
@@ -133,16 +133,58 @@ class RateLimiter:
         except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
             self._unavailable(exc, fail_open=True)  # the answer is already decided
 
-    async def hit_callback(self, client: str) -> None:
-        """Inbound operator callbacks, per sending address."""
-        await self._hit(self.callback_item, f"callback:{client}")
-
     async def close(self) -> None:
         # limits does not expose closing its client; release the redis-py pool it holds.
         client = getattr(self.storage, "storage", None)
         close = getattr(client, "aclose", None)
         if close is not None:
             await close()
+
+    # -- operator callbacks: refused by a reason the caller counts (docs/providers.md) ----------
+
+    @functools.cached_property
+    def _callback_limits(self) -> tuple[tuple[str, RateLimitItem, str], ...]:
+        settings = self.settings
+        return (
+            ("address_rate", RateLimitItemPerMinute(settings.callback_per_minute), "callback"),
+            (
+                "provider_rate",
+                RateLimitItemPerMinute(settings.callback_per_provider_per_minute),
+                "callback-provider",
+            ),
+            (
+                "provider_bytes",
+                RateLimitItemPerMinute(settings.callback_bytes_per_provider_per_minute),
+                "callback-bytes",
+            ),
+        )
+
+    async def refuse_callback(
+        self, provider: str, client: str, stored_bytes: int
+    ) -> tuple[str, int] | None:
+        """`None` to accept an operator callback, else why not (`address_rate`,
+        `provider_rate`, `provider_bytes`) and the seconds until a retry may pass.
+
+        In that order, each spent only once the previous passed: one address's flood does not
+        eat its provider's budget beyond its own limit. Fails open, as callbacks always did."""
+        if not self.settings.enabled:
+            return None
+        identities = (client, provider, provider)
+        costs = (1, 1, max(stored_bytes, 1))
+        try:
+            async with asyncio.timeout(self.timeout):
+                for (reason, item, prefix), identity, cost in zip(
+                    self._callback_limits, identities, costs, strict=True
+                ):
+                    if not await self.strategy.hit(item, prefix, identity, cost=cost):
+                        stats = await self.strategy.get_window_stats(item, prefix, identity)
+                        return reason, max(1, math.ceil(stats.reset_time - time.time()))
+        except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            LIMITER_UNAVAILABLE.inc()
+            log.warning("rate_limit_unavailable", error=type(exc).__name__, fail_open=True)
+        return None
 
 
 def _seconds_until(reset_time: float) -> str:

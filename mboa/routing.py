@@ -35,24 +35,40 @@ from mboa.exceptions import BadRequest, MboaError, UnknownParameter
 from mboa.idempotency import service as idempotency
 from mboa.idempotency.dependencies import claim_idempotency_key
 from mboa.kit.db import sqlstate
+from mboa.kit.schemas import carries_secrets, redact_secrets
 from mboa.state import get_state
 
 log = structlog.get_logger("mboa.routing")
 
 
-def _stored(response: Response) -> idempotency.StoredResponse:
-    """What an Idempotency-Key keeps of a route's response (the one place that decides it)."""
+def _stored(response: Response, response_model: Any = None) -> idempotency.StoredResponse:
+    """What an Idempotency-Key keeps of a route's response (the one place that decides it).
+
+    Never a secret: every `Secret` field of the route's response model is kept as `"redacted"`,
+    so a credential exists only in the one response that created it (docs/architecture.md,
+    "Secrets")."""
     content_type = response.headers.get("content-type", "application/json")
     return idempotency.StoredResponse(
-        response.status_code, bytes(response.body), {"content-type": content_type}
+        response.status_code,
+        _without_secrets(bytes(response.body), response.status_code, response_model),
+        {"content-type": content_type},
     )
 
 
-def replay_response(stored: idempotency.StoredResponse) -> Response:
+def _without_secrets(body: bytes, status: int, response_model: Any) -> bytes:
+    # Errors carry no secret; a success body is the route's response model.
+    if response_model is None or not 200 <= status < 300:
+        return body
+    return redact_secrets(body, response_model)
+
+
+def replay_response(stored: idempotency.StoredResponse, response_model: Any = None) -> Response:
+    """The stored answer, sent again. Redacted again too: a response stored before secrets
+    were redacted at storage must not hand one out either."""
     headers = {k: v for k, v in stored.headers.items() if k != "content-type"}
     headers[idempotency.REPLAYED_HEADER] = "true"
     return Response(
-        stored.body,
+        _without_secrets(stored.body, stored.status, response_model),
         status_code=stored.status,
         media_type=stored.headers.get("content-type", "application/json"),
         headers=headers,
@@ -115,6 +131,8 @@ class ApiRoute(APIRoute):
         original = super().get_route_handler()
         known = query_parameter_names(self.dependant)
         strict = self.rejects_unknown_query_parameters
+        # The response model, when its responses can carry a secret (`_stored` redacts them).
+        secrets = self.response_model if carries_secrets(self.response_model) else None
 
         async def handler(request: Request) -> Response:
             if strict:
@@ -144,7 +162,7 @@ class ApiRoute(APIRoute):
                 response = await _refusing_text_postgres_cannot_store(original, request)
             except idempotency.IdempotentReplay as replay:
                 await _rollback(request)
-                return replay_response(replay.response)
+                return replay_response(replay.response, secrets)
             except MboaError as exc:
                 session = request.state.session
                 invalidations = take_invalidations(session) if session is not None else []
@@ -159,7 +177,9 @@ class ApiRoute(APIRoute):
                     # can fix the request and retry with the same key.
                     await _release(request, claim_sessions)
                 elif (claim := request.state.idempotency_claim) is not None:
-                    await idempotency.complete_alone(claim_sessions, claim, _stored(response))
+                    await idempotency.complete_alone(
+                        claim_sessions, claim, _stored(response, secrets)
+                    )
                 return response
             except BaseException:
                 await _rollback(request)
@@ -171,7 +191,7 @@ class ApiRoute(APIRoute):
             session = await get_session(request)
             try:
                 if claim is not None:
-                    await idempotency.complete(session, claim, _stored(response))
+                    await idempotency.complete(session, claim, _stored(response, secrets))
                 await session.commit()
             except BaseException:
                 await session.rollback()

@@ -81,7 +81,7 @@ async def test_a_hanging_or_absent_limiter_store_fails_open_except_for_login() -
             # Over the limit of 1/s, yet served: without Redis there is no decision to enforce.
             for _ in range(3):
                 await limiter.hit_key("key_hanging", livemode=False)
-            await limiter.hit_callback("10.0.0.1")
+            assert await limiter.refuse_callback("mtn_momo", "10.0.0.1", 300) is None
             # Login and sign-up fail closed: their limit is what stops password guessing.
             with pytest.raises(ServiceUnavailable):
                 await limiter.hit_anonymous("10.0.0.1", "login")

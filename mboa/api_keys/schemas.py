@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from mboa.kit.schemas import InputSchema, Schema, UnixTimestamp
+from mboa.kit.schemas import InputSchema, Schema, Secret, UnixTimestamp
 from mboa.kit.time import MAX_UNIX_TIME
 from mboa.models import ApiKeyType
 
@@ -25,7 +25,8 @@ class ApiKey(Schema):
     expires_at: UnixTimestamp | None
     revoked_at: UnixTimestamp | None
     rolled_to: str | None
-    secret: str | None = None
+    secret: Secret | None = None
+    """The key itself, in the response that created it only (never stored, never replayed)."""
 
 
 class ApiKeyCreate(InputSchema):

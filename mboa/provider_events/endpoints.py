@@ -12,8 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from mboa.exceptions import TooManyRequests
 from mboa.http_security import client_address
 from mboa.provider_events import service
+from mboa.provider_events.metrics import CALLBACKS_REFUSED
 from mboa.routing import OperatorCallbackRoute, SessionDep
 from mboa.state import get_state
 
@@ -39,17 +41,29 @@ async def operator_callback(
 
     200 `{"received": true}` for anything we could store, including an unreadable body (kept as
     `unparseable`): MTN never retries, so an error would only lose the audit trail, and the
-    status read, not this answer, decides. 404 for an unknown or disabled provider, 429 when one
-    client address sends too much."""
+    status read, not this answer, decides. 404 for an unknown or disabled provider. 429 with
+    `Retry-After`, nothing stored, when one address, or all of a provider's callbacks together,
+    exceed their count or stored bytes per minute (`RateLimitSettings.callback_*`): an honest
+    refusal lets an operator that retries deliver later, and MTN, which never retries, loses
+    nothing the payment poller will not find (docs/providers-wire.md §1.9, §5.2)."""
     state = get_state(request)
-    client = client_address(request)
-    await state.rate_limiter.hit_callback(client)
     adapter = service.provider_for(state.providers, provider)
+    client = client_address(request)
+    body = await request.body()
+    name = adapter.spec.name.value
+    refusal = await state.rate_limiter.refuse_callback(name, client, service.stored_size(body))
+    if refusal is not None:
+        reason, retry_after = refusal
+        CALLBACKS_REFUSED.labels(provider=name, reason=reason).inc()
+        raise TooManyRequests(
+            "Too many callbacks: this one was not stored. Retry later.",
+            headers={"Retry-After": str(retry_after)},
+        )
     await service.receive(
         session,
         adapter,
         attempt_id=attempt_id,
-        body=await request.body(),
+        body=body,
         method=request.method,
         headers=request.headers,
         client=client,

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 
-from mboa.kit.schemas import InputSchema, Schema, UnixTimestamp
+from mboa.kit.schemas import InputSchema, Schema, Secret, UnixTimestamp
 
 Password = Annotated[
     str,
@@ -55,10 +55,10 @@ class User(Schema):
 class Tokens(Schema):
     object: Literal["token"] = "token"
     token_type: Literal["bearer"] = "bearer"
-    access_token: str
+    access_token: Secret
     expires_in: int
     """Seconds until the access token expires."""
-    refresh_token: str
+    refresh_token: Secret
     """Use once with /v1/auth/refresh; each use returns a new one."""
     refresh_token_expires_at: UnixTimestamp
     user: User

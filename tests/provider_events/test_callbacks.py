@@ -3,8 +3,9 @@ confirmation task reading the simulators' status (docs/providers-wire.md §1.9, 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -12,6 +13,7 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 
 from mboa.config import RateLimitSettings, Settings
 from mboa.kit.net import free_port
@@ -183,11 +185,29 @@ async def test_duplicate_delivery_is_stored_once_and_enqueues_one_job(
     assert event["last_seen_at"] >= event["received_at"]
     assert len(await jobs(owner_connection)) == 1
 
-    # The same body for another attempt, or another final state, is another callback.
-    assert_received(await send(http, "mtn_momo", "att_other", body))
+    # Another final state is another callback.
     assert_received(await send(http, "mtn_momo", "att_dup", mtn_body("FAILED")))
-    assert len(await events(owner_connection)) == 3
-    assert len(await jobs(owner_connection)) == 3
+    assert len(await events(owner_connection)) == 2
+    assert len(await jobs(owner_connection)) == 2
+
+
+async def test_the_same_body_on_other_attempt_paths_costs_no_other_status_read(
+    http: httpx.AsyncClient, owner_connection: asyncpg.Connection
+) -> None:
+    """A real body names its own attempt (`externalId`): the same body sent to other paths is a
+    replay, and must not make the worker read the operator's status again (issue 12 finding 5)."""
+    body = mtn_body(reference=str(uuid.uuid4()))
+    for i in range(5):
+        assert_received(await send(http, "mtn_momo", f"att_forged_{i}", body))
+    garbage = b"{not json"
+    for i in range(3):
+        assert_received(await send(http, "mtn_momo", f"att_junk_{i}", garbage))
+    rows = await events(owner_connection)
+    assert [(r["attempt_id"], r["duplicate_count"]) for r in rows] == [
+        ("att_forged_0", 4),
+        ("att_junk_0", 2),
+    ]
+    assert len(await jobs(owner_connection)) == 1
 
 
 async def test_simulator_callbacks_reach_the_endpoint_and_duplicates_collapse(
@@ -422,19 +442,109 @@ async def test_unknown_provider_and_bad_requests(
     assert await events(owner_connection) == []
 
 
-async def test_callbacks_are_rate_limited_per_client(
-    settings: Settings, database_url: str, redis_url: str
+def refused(provider: str, reason: str) -> float:
+    labels = {"provider": provider, "reason": reason}
+    return REGISTRY.get_sample_value("mboa_provider_callbacks_refused_total", labels) or 0.0
+
+
+LimitedApi = Callable[
+    ..., contextlib.AbstractAsyncContextManager[Callable[[str], httpx.AsyncClient]]
+]
+
+
+@pytest.fixture
+def limited_api(settings: Settings, database_url: str, redis_url: str, clean: None) -> LimitedApi:
+    """`limited_api(**RateLimitSettings)`: an API with these callback limits, and clients sending
+    from chosen loopback addresses (`client("127.0.0.2")`)."""
+
+    @contextlib.asynccontextmanager
+    async def start(**limits: int) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+        limited = settings.model_copy(update={"rate_limit": RateLimitSettings(**limits)})
+        async with other_api(limited, database_url, redis_url) as (state, client):
+            await state.redis.flushdb()
+            async with contextlib.AsyncExitStack() as stack:
+
+                async def from_address(address: str) -> httpx.AsyncClient:
+                    transport = httpx.AsyncHTTPTransport(local_address=address)
+                    return await stack.enter_async_context(
+                        httpx.AsyncClient(base_url=client.base_url, transport=transport)
+                    )
+
+                clients = {a: await from_address(a) for a in ("127.0.0.1", "127.0.0.2")}
+                yield clients.__getitem__
+
+    return start
+
+
+def assert_refused(response: httpx.Response) -> None:
+    assert_error(response, 429, code="rate_limit")
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+
+
+async def test_callbacks_are_rate_limited_per_address(
+    limited_api: LimitedApi, owner_connection: asyncpg.Connection
 ) -> None:
-    """Callbacks have their own, generous, per-address limit (operators send from a few
-    gateways and MTN never retries): it only stops floods."""
-    limited = settings.model_copy(update={"rate_limit": RateLimitSettings(callback_per_minute=5)})
-    async with other_api(limited, database_url, redis_url) as (state, client):
-        await state.redis.flushdb()
-        for i in range(5):
-            assert_received(await send(client, "mtn_momo", f"att_rl_{i}", mtn_body()))
-        response = await send(client, "mtn_momo", "att_rl_last", mtn_body())
-        assert_error(response, 429, code="rate_limit")
-        assert int(response.headers["retry-after"]) >= 1
+    async with limited_api(callback_per_minute=3) as client:
+        before = refused("mtn_momo", "address_rate")
+        for i in range(3):
+            assert_received(
+                await send(
+                    client("127.0.0.1"), "mtn_momo", f"att_a{i}", mtn_body(external_id=f"att_a{i}")
+                )
+            )
+        response = await send(
+            client("127.0.0.1"), "mtn_momo", "att_a3", mtn_body(external_id="att_a3")
+        )
+        assert_refused(response)
+        assert refused("mtn_momo", "address_rate") == before + 1
+        # Another address has its own bucket.
+        assert_received(
+            await send(client("127.0.0.2"), "mtn_momo", "att_b0", mtn_body(external_id="att_b0"))
+        )
+    stored = {r["attempt_id"]: r["client_address"] for r in await events(owner_connection)}
+    assert stored == {"att_a0": "127.0.0.1", "att_a1": "127.0.0.1", "att_a2": "127.0.0.1"} | {
+        "att_b0": "127.0.0.2"
+    }
+
+
+async def test_a_provider_cap_holds_across_addresses(
+    limited_api: LimitedApi, owner_connection: asyncpg.Connection
+) -> None:
+    async with limited_api(
+        callback_per_minute=100,
+        callback_per_provider_per_minute=3,
+    ) as client:
+        before = refused("mtn_momo", "provider_rate")
+        for i, address in enumerate(("127.0.0.1", "127.0.0.2", "127.0.0.1")):
+            assert_received(
+                await send(
+                    client(address), "mtn_momo", f"att_p{i}", mtn_body(external_id=f"att_p{i}")
+                )
+            )
+        assert_refused(
+            await send(client("127.0.0.2"), "mtn_momo", "att_p3", mtn_body(external_id="att_p3"))
+        )
+        assert refused("mtn_momo", "provider_rate") == before + 1
+        # The other operator has its own cap.
+        assert_received(await send(client("127.0.0.2"), "orange_money", "att_o", b"{}", "POST"))
+    assert len(await events(owner_connection)) == 4
+
+
+async def test_stored_bytes_are_capped_per_provider(
+    limited_api: LimitedApi, owner_connection: asyncpg.Connection
+) -> None:
+    """Beyond the cap a callback is refused and not stored, until the minute ends; an oversized
+    body counts the 64 KB its row would keep."""
+    async with limited_api(callback_bytes_per_provider_per_minute=100_000) as client:
+        before = refused("mtn_momo", "provider_bytes")
+        small = mtn_body(external_id="att_small")
+        assert_received(await send(client("127.0.0.1"), "mtn_momo", "att_small", small))
+        big = orjson.dumps({"status": "SUCCESSFUL", "payerMessage": "x" * 70_000})
+        assert_received(await send(client("127.0.0.1"), "mtn_momo", "att_big_1", big))
+        assert_refused(await send(client("127.0.0.2"), "mtn_momo", "att_big_2", big))
+        assert refused("mtn_momo", "provider_bytes") == before + 1
+    rows = await events(owner_connection)
+    assert [r["attempt_id"] for r in rows] == ["att_small", "att_big_1"]
 
 
 async def test_the_api_parses_with_its_own_adapters_and_closes_them_when_it_stops(
