@@ -61,7 +61,7 @@ class AuthSettings(BaseModel):
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65_536, ge=1024)
-    min_password_length: int = Field(default=10, ge=8)
+    min_password_length: int = Field(default=10, ge=10)
     min_password_score: int = Field(default=3, ge=0, le=4)
     """The least zxcvbn strength score (0-4) a new password needs; 3 is "safely unguessable"."""
     key_cache_seconds: float = Field(default=30.0, ge=0)

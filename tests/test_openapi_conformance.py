@@ -102,6 +102,9 @@ async def test_the_document_states_security_and_errors(http: httpx.AsyncClient) 
     assert metadata["maxProperties"] == 50
     assert metadata["propertyNames"]["maxLength"] == 40
     assert metadata["additionalProperties"]["maxLength"] == 500
+    password = document["components"]["schemas"]["SignupRequest"]["properties"]["password"]
+    assert password["minLength"] == 10
+    assert password["maxLength"] == 200
 
 
 async def test_method_not_allowed_lists_every_method_of_the_url(http: httpx.AsyncClient) -> None:

@@ -14,6 +14,23 @@ Password = Annotated[
 ]
 
 
+NewPassword = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False),
+    Field(
+        min_length=1,
+        max_length=200,
+        description=(
+            "At least 10 characters (`MBOA_AUTH__MIN_PASSWORD_LENGTH`, never fewer) and hard to"
+            " guess: a strength estimator (zxcvbn) must score it 3 of 4, with the email and"
+            " names counted as known words. Refused with `password_too_weak` and advice."
+        ),
+        # Stated for clients; the service checks it and answers `password_too_weak` with advice.
+        json_schema_extra={"minLength": 10},
+    ),
+]
+
+
 class SignupRequest(InputSchema):
     model_config = ConfigDict(
         json_schema_extra={
@@ -29,7 +46,7 @@ class SignupRequest(InputSchema):
     )
 
     email: EmailStr = Field(max_length=320)
-    password: Password
+    password: NewPassword
     name: str | None = Field(default=None, max_length=200)
     business_name: str = Field(min_length=1, max_length=200)
 
