@@ -178,7 +178,9 @@ class EmbeddedPostgres:
         self.started_here = True
 
     def stop(self, *, force: bool = False) -> None:
-        if not self.started_here and not (force and self._running_port() is not None):
+        # Forced (the last user leaves): stop whatever postmaster.pid names, without first asking
+        # whether its port answers: a probe that times out on a loaded host would leave it running.
+        if not self.started_here and not (force and (self.pgdata / "postmaster.pid").exists()):
             return
         subprocess.run(
             [str(_pg_bin("pg_ctl")), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
@@ -338,7 +340,7 @@ class EmbeddedServers:
         users = self.root / "users"
         users.mkdir(parents=True, exist_ok=True)
         for entry in users.iterdir():
-            if not entry.name.isdigit() or not psutil.pid_exists(int(entry.name)):
+            if not _is_live_user(entry):
                 entry.unlink(missing_ok=True)
         return users
 
@@ -346,7 +348,7 @@ class EmbeddedServers:
         """Start (or join) the servers and register this process as a user."""
         with self._locked():
             self.start(with_redis=with_redis)
-            (self._users() / str(os.getpid())).touch()
+            (self._users() / str(os.getpid())).write_text(repr(_started_at(os.getpid())))
 
     def release(self) -> None:
         """Unregister; stop the servers if no other live process still uses them."""
@@ -355,3 +357,28 @@ class EmbeddedServers:
             (users / str(os.getpid())).unlink(missing_ok=True)
             if not any(users.iterdir()):
                 self.stop(force=True)
+
+
+def _started_at(pid: int) -> float | None:
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def _is_live_user(entry: Path) -> bool:
+    """A registered process that still runs: the same pid *and* the same start time.
+
+    PIDs wrap around (32 768 by default on Linux): a busy machine (a test suite starting servers
+    and clients) can give a dead user's pid to a new process within a minute, and a pid alone
+    would then keep the servers up for good."""
+    if not entry.name.isdigit():
+        return False
+    started = _started_at(int(entry.name))
+    if started is None:
+        return False
+    try:
+        recorded = float(entry.read_text() or "nan")
+    except (OSError, ValueError):
+        return False
+    return abs(started - recorded) < 0.5
