@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("mboa.providers.callbacks")
 
 CONFIRM_TASK = "providers.confirm_callback"
+PAYMENT_SYNC_TASK = "payments.sync_attempt"
+"""Applies an operator's status to a payment attempt (`mboa.payments.tasks`)."""
+PAYMENT_ATTEMPT = f"{Prefix.payment_attempt}_"
 MAX_STORED_BODY = 64 * 1024
 """Real callbacks are a few hundred bytes (§1.9, §2.2); anything bigger is kept truncated."""
 KEPT_HEADERS = (
@@ -354,6 +357,15 @@ async def confirm(
             detail=outcome.detail,
             now=utc_now(),
         )
+        if recorded and attempt_id.startswith(PAYMENT_ATTEMPT):
+            # The payment lifecycle reads the attempt's status with its own stored reference
+            # (MTN's callbacks rarely carry one) and applies it (docs/payments.md).
+            await enqueue(
+                session,
+                PAYMENT_SYNC_TASK,
+                {"attempt_id": attempt_id},
+                job_id=f"{PAYMENT_SYNC_TASK}:{event_id}",
+            )
     log.info(
         "provider_callback_confirmed",
         provider=provider_name,
