@@ -52,7 +52,7 @@ from mboa.payments.schemas import (
 )
 from mboa.payments.states import LATE_SUCCESS, Action, CancellationReason, Status, transition
 from mboa.postgres import Database
-from mboa.providers.errors import ProviderError
+from mboa.providers.errors import ProviderError, ProviderNotFound
 from mboa.providers.phone import resolve_provider
 from mboa.providers.types import (
     CollectionFlow,
@@ -393,6 +393,7 @@ class PaymentIntentService:
         callback_base: str,
         attempt_id: str,
         *,
+        settings: PaymentsSettings,
         final_try: bool,
     ) -> str:
         """Send one attempt to its operator with the reference stored for it; a retry sends the
@@ -450,7 +451,13 @@ class PaymentIntentService:
                 raw_reason=(exc.raw_code or type(exc).__name__)[:200],
             )
         async with db.platform_transaction() as session:
-            await self.apply_result(session, attempt_id, result, sent=True)
+            await self.apply_result(
+                session,
+                attempt_id,
+                result,
+                sent=True,
+                check_after=settings.status_check_after_seconds,
+            )
         return result.status.value
 
     async def sync_attempt(
@@ -480,10 +487,17 @@ class PaymentIntentService:
                 amount=attempt.amount,
             )
             checks = attempt.status_checks
-        result = await providers.get(ref.provider).collection_status(ref)
+        try:
+            result: TransactionResult | None = await providers.get(ref.provider).collection_status(
+                ref
+            )
+        except ProviderNotFound:
+            # Not sent yet (its `payments.initiate` job is still queued): look again later.
+            result = None
         async with db.platform_transaction() as session:
-            await self.apply_result(session, attempt_id, result)
-            if not result.status.is_final:
+            if result is not None:
+                await self.apply_result(session, attempt_id, result)
+            if result is None or not result.status.is_final:
                 delay = min(
                     settings.status_check_after_seconds * 2 ** min(checks + 1, 20),
                     settings.status_check_max_interval_seconds,
@@ -491,7 +505,7 @@ class PaymentIntentService:
                 await PaymentAttemptRepository.from_session(session).schedule_check(
                     attempt_id, utc_now() + dt.timedelta(seconds=delay)
                 )
-        return result.status.value
+        return result.status.value if result is not None else "not_found"
 
     async def apply_result(
         self,
@@ -500,6 +514,7 @@ class PaymentIntentService:
         result: TransactionResult,
         *,
         sent: bool = False,
+        check_after: float | None = None,
     ) -> bool:
         """Apply the operator's answer for one attempt in the caller's transaction: the
         attempt, the intent's transition, the ledger posting and the event. Returns False when
@@ -524,6 +539,9 @@ class PaymentIntentService:
                 attempt.operator_reference = result.ref.reference
             attempt.redirect_url = result.redirect_url
             attempt.notification_token = result.notification_token
+            if check_after is not None:
+                # The janitor's first status read, if no callback settles it before.
+                attempt.next_check_at = now + dt.timedelta(seconds=check_after)
         if result.status is TransactionStatus.pending:
             await session.flush()
             return sent

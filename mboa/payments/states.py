@@ -57,7 +57,8 @@ TRANSITIONS: Final[dict[tuple[Status, Action], Status]] = {
     (Status.processing, Action.expire): Status.canceled,
 }
 """(status, action) -> next status. A pair that is absent is not allowed. Merchants cannot
-cancel a `processing` intent (the payer may be approving right now, §A1); expiry can."""
+cancel a `processing` intent (the payer may be approving right now,
+docs/api-conventions.md §A1); expiry can."""
 
 LATE_SUCCESS: Final = frozenset({Status.canceled})
 """Statuses in which an attempt's success is recorded without a transition: the money is

@@ -20,6 +20,7 @@ async def initiate(ctx: TaskContext, payload: dict[str, Any]) -> str:
         ctx.providers,
         ctx.settings.base_url,
         str(payload["attempt_id"]),
+        settings=ctx.settings.payments,
         final_try=ctx.attempt >= INITIATE_ATTEMPTS,
     )
 
