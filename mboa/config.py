@@ -150,6 +150,9 @@ class PaymentsSettings(BaseModel):
     was sent (a lost callback), then again with exponential backoff…"""
     status_check_max_interval_seconds: float = Field(default=1800, gt=0)
     """…up to this interval between two reads."""
+    unknown_attempt_fail_after_seconds: float = Field(default=900, gt=0)
+    """An attempt the operator still does not know this long after it was sent (or created)
+    failed (`operator_unavailable`): past every operator's approval window."""
     janitor_batch: int = Field(default=200, ge=1, le=10_000)
 
 

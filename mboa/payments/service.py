@@ -52,7 +52,7 @@ from mboa.payments.schemas import (
 )
 from mboa.payments.states import LATE_SUCCESS, Action, CancellationReason, Status, transition
 from mboa.postgres import Database
-from mboa.providers.errors import ProviderError, ProviderNotFound
+from mboa.providers.errors import ProviderError, ProviderInternalError, ProviderNotFound
 from mboa.providers.phone import resolve_provider
 from mboa.providers.types import (
     CollectionFlow,
@@ -432,11 +432,18 @@ class PaymentIntentService:
         try:
             result = await provider.collect(request)
         except ProviderError as exc:
-            if (exc.retryable or exc.outcome_unknown) and not final_try:
-                raise
-            if exc.outcome_unknown or exc.retryable:
-                # The janitor reads the status later; nothing is decided on a guess.
+            internal = isinstance(exc, ProviderInternalError)
+            if (exc.retryable or exc.outcome_unknown) and not internal and not final_try:
+                raise  # BullMQ retries: the same reference is sent again
+            if exc.outcome_unknown or exc.retryable or internal:
+                # The operator may have the request (MTN's 500 says: read the status, do not
+                # resend, docs/providers.md "Errors"): the janitor reads it; no guess is made.
                 log.warning("payment_attempt_outcome_unknown", attempt_id=attempt_id)
+                async with db.platform_transaction() as session:
+                    await PaymentAttemptRepository.from_session(session).schedule_check(
+                        attempt_id,
+                        utc_now() + dt.timedelta(seconds=settings.status_check_after_seconds),
+                    )
                 return "unknown"
             ref = TransactionRef(
                 provider=provider_name,
@@ -487,13 +494,23 @@ class PaymentIntentService:
                 amount=attempt.amount,
             )
             checks = attempt.status_checks
+            unknown_since = attempt.sent_at or attempt.created_at
         try:
             result: TransactionResult | None = await providers.get(ref.provider).collection_status(
                 ref
             )
-        except ProviderNotFound:
-            # Not sent yet (its `payments.initiate` job is still queued): look again later.
+        except ProviderNotFound as exc:
+            # Not sent yet (its `payments.initiate` job is still queued): look again later;
+            # an operator that still does not know it after the grace period never will.
             result = None
+            age = (utc_now() - unknown_since).total_seconds()
+            if age > settings.unknown_attempt_fail_after_seconds:
+                result = TransactionResult(
+                    ref=ref,
+                    status=TransactionStatus.failed,
+                    failure_code=FailureCode.operator_error,
+                    raw_reason=(exc.raw_code or "not_found")[:200],
+                )
         async with db.platform_transaction() as session:
             if result is not None:
                 await self.apply_result(session, attempt_id, result)

@@ -22,7 +22,11 @@ from tests.providers.conftest import _fresh_state, mtn_settings, orange_settings
 
 __all__ = ["_fresh_state", "ledger_db", "sims"]
 
-PAYMENTS = PaymentsSettings(status_check_after_seconds=0.3, status_check_max_interval_seconds=1.0)
+PAYMENTS = PaymentsSettings(
+    status_check_after_seconds=0.3,
+    status_check_max_interval_seconds=1.0,
+    unknown_attempt_fail_after_seconds=1.0,
+)
 
 
 def worker_settings(

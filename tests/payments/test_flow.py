@@ -130,6 +130,9 @@ async def test_success_posts_once_to_the_ledger_and_writes_the_events(
         ("+237690000011", "payer_not_found"),
         ("+237690000014", "limit_exceeded"),
         ("+237670000003", "payer_timeout"),
+        ("+46733123451", "payer_rejected"),  # MTN's own sandbox numbers (docs/sandbox.md)
+        ("+46733123455", "payer_not_found"),
+        ("+46733123463", "payer_timeout"),  # COULD_NOT_PERFORM_TRANSACTION
     ],
 )
 async def test_a_failed_attempt_returns_the_intent_for_another_try(
@@ -299,3 +302,47 @@ async def test_orange_webpay_gives_a_redirect(
     assert action is not None
     assert action["type"] == "redirect_to_url"
     assert action["url"].startswith(sims.orange_url)
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["+237670000012", "+237690000012", "+237670000010", "+237670000005"],
+    ids=["mtn_transient_5xx", "orange_transient_5xx", "mtn_slow_answer", "mtn_delayed"],
+)
+async def test_a_retry_resends_the_same_reference_and_collects_once(
+    api: Api,
+    worker: TaskContext,
+    owner_connection: asyncpg.Connection,
+    sims: RunningSimulators,
+    phone: str,
+) -> None:
+    account = await api.signup()
+    key = account.secret_key
+    intent = await create(api.http, key, phone=phone)
+    done = await wait_for(api.http, key, intent["id"], {"succeeded"}, within=20)
+    attempt = done["latest_attempt"]
+    engine = sims.mtn if attempt["provider"] == "mtn_momo" else sims.orange
+    # The operator holds one transaction for the attempt, under the reference we stored.
+    ours = [t for t in engine.transactions.values() if t.external_id == attempt["id"]]
+    assert [t.id for t in ours] == [attempt["operator_reference"]]
+    assert ours[0].state == "succeeded"
+    assert await collections(owner_connection, intent["id"]) == 1
+
+
+async def test_an_operator_500_is_read_not_resent_and_fails_once_unknown(
+    api: Api, worker: TaskContext, owner_connection: asyncpg.Connection
+) -> None:
+    """MTN's 500 INTERNAL_PROCESSING_ERROR (sandbox number 46733123461): the request may exist,
+    so the attempt waits for a status read; the operator never knew it, so it fails after
+    `unknown_attempt_fail_after_seconds` (1 s here) and the intent can be tried again."""
+    account = await api.signup()
+    key = account.secret_key
+    intent = await create(api.http, key, phone="+46733123461")
+    await asyncio.sleep(0.5)
+    still = await wait_for(api.http, key, intent["id"], {"processing"})
+    assert still["latest_attempt"]["status"] == "pending"
+    await asyncio.sleep(1.0)
+    assert (await janitor_finds(worker))[1] >= 1
+    failed = await wait_for(api.http, key, intent["id"], {"requires_payment_method"})
+    assert failed["last_payment_error"]["code"] == "operator_unavailable"
+    assert await collections(owner_connection, intent["id"]) == 0
