@@ -384,6 +384,14 @@ class PaymentIntentService:
         await self._event(session, "payment_intent.processing", intent, attempt)
         return attempt
 
+    # -- callbacks -------------------------------------------------------------------------------
+
+    async def notification_token(self, session: AsyncSession, attempt_id: str) -> str | None:
+        """The secret Orange WebPay gave for this attempt, which its notification must echo
+        (docs/providers-wire.md §2.1); None for an unknown attempt or a flow without one."""
+        attempt = await PaymentAttemptRepository.from_session(session).get(attempt_id)
+        return attempt.notification_token if attempt is not None else None
+
     # -- worker ----------------------------------------------------------------------------------
 
     async def initiate(

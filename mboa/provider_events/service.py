@@ -22,6 +22,7 @@ from mboa.exceptions import NotFound
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.time import utc_now
 from mboa.models import CallbackResult, CallbackVerification
+from mboa.payments.service import payment_intent as payment_intent_service
 from mboa.postgres import Database
 from mboa.provider_events.exceptions import RetryLater
 from mboa.provider_events.repository import ProviderEventRepository
@@ -164,6 +165,8 @@ async def receive(
         "last_seen_at": now,
     }
     verification = CallbackVerification.not_applicable
+    if expected_token is None and note is not None and attempt_id.startswith(PAYMENT_ATTEMPT):
+        expected_token = await payment_intent_service.notification_token(session, attempt_id)
     if note is None:
         digest = hashlib.sha256(f"{name.value}|{attempt_id}|".encode() + body).hexdigest()
         values |= {

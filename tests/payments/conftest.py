@@ -63,6 +63,7 @@ async def worker(
     try:
         yield TaskContext(configured, db, providers=providers)
     finally:
+        sims.reset()  # no late callback of this test reaches the API during the next one
         stop.set()
         await running
         await providers.aclose()

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from mboa.config import Settings
@@ -345,4 +346,66 @@ async def test_an_operator_500_is_read_not_resent_and_fails_once_unknown(
     assert (await janitor_finds(worker))[1] >= 1
     failed = await wait_for(api.http, key, intent["id"], {"requires_payment_method"})
     assert failed["last_payment_error"]["code"] == "operator_unavailable"
+    assert await collections(owner_connection, intent["id"]) == 0
+
+
+async def test_orange_webpay_payment_on_the_operator_page(
+    api: Api,
+    worker: TaskContext,
+    owner_connection: asyncpg.Connection,
+    sims: RunningSimulators,
+) -> None:
+    """The payer pays on WebPay's page; Orange's notification echoes the notif_token we stored
+    for the attempt, so it is verified (`passed`), then confirmed by a status read."""
+    account = await api.signup()
+    key = account.secret_key
+    intent = await create(api.http, key, provider="orange_money")
+    url = None
+    for _ in range(100):
+        body = await wait_for(api.http, key, intent["id"], {"processing"})
+        if body["next_action"]:
+            url = body["next_action"]["url"]
+            break
+        await asyncio.sleep(0.05)
+    assert url is not None
+    async with httpx.AsyncClient() as browser:
+        page = await browser.post(url, data={"msisdn": "690000000", "action": "confirm"})
+        assert page.status_code == 303, page.text
+    done = await wait_for(api.http, key, intent["id"], {"succeeded"})
+    assert done["latest_attempt"]["flow"] == "redirect"
+    assert done["next_action"] is None
+    assert await collections(owner_connection, intent["id"]) == 1
+    verifications = [
+        r["verification"]
+        for r in await owner_connection.fetch("SELECT verification FROM provider_events")
+    ]
+    assert verifications
+    assert set(verifications) == {"passed"}
+
+
+async def test_a_forged_webpay_notification_is_kept_and_never_applied(
+    api: Api, worker: TaskContext, owner_connection: asyncpg.Connection
+) -> None:
+    account = await api.signup()
+    key = account.secret_key
+    intent = await create(api.http, key, provider="orange_money")
+    for _ in range(100):
+        body = await wait_for(api.http, key, intent["id"], {"processing"})
+        if body["next_action"]:
+            break
+        await asyncio.sleep(0.05)
+    attempt_id = body["latest_attempt"]["id"]
+    forged = orjson.dumps({"status": "SUCCESS", "notif_token": "guessed", "txnid": "MP1"})
+    response = await api.http.post(
+        f"/v1/providers/orange_money/callback/{attempt_id}",
+        content=forged,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    row = await owner_connection.fetchrow("SELECT verification, result FROM provider_events")
+    assert row["verification"] == "failed"
+    assert row["result"] == "token_mismatch"
+    await asyncio.sleep(0.3)
+    still = await wait_for(api.http, key, intent["id"], {"processing"})
+    assert still["latest_attempt"]["status"] == "pending"
     assert await collections(owner_connection, intent["id"]) == 0
