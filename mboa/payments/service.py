@@ -229,6 +229,12 @@ class PaymentIntentService:
         settings: PaymentsSettings,
     ) -> PaymentIntentObject:
         intent = await self._get(session, intent_id)
+        if intent.expires_at <= utc_now() and not Status(intent.status).is_final:
+            raise UnexpectedState(
+                "This payment intent has expired (the janitor cancels it shortly); "
+                "create a new one.",
+                param="intent",
+            )
         phone = body.phone or (intent.phone if body.provider is None else None)
         provider = body.provider or (ProviderName(intent.provider) if intent.provider else None)
         attempt = await self._start_attempt(

@@ -285,3 +285,18 @@ async def test_idempotency_key_replays_the_creation(
     assert second.headers.get("idempotent-replayed") == "true"
     assert first.json() == second.json()
     assert await counts(owner_connection) == (1, 1, 2, 1)
+
+
+async def test_an_expired_intent_cannot_be_confirmed(
+    api: Api, owner_connection: asyncpg.Connection
+) -> None:
+    account = await api.signup()
+    intent = (await create(api.http, account.secret_key)).json()
+    await owner_connection.execute("UPDATE payment_intents SET expires_at = now()")
+    response = await api.http.post(
+        f"/v1/payment_intents/{intent['id']}/confirm",
+        json={"phone": MTN_OK},
+        headers=bearer(account.secret_key),
+    )
+    assert_error(response, 409, code="payment_intent_unexpected_state")
+    assert await owner_connection.fetchval("SELECT count(*) FROM payment_attempts") == 0

@@ -58,6 +58,16 @@ async def wait_for(
         await asyncio.sleep(0.05)
 
 
+async def webpay_redirect(http: httpx.AsyncClient, key: str, intent_id: str) -> dict[str, Any]:
+    """The intent once the worker has WebPay's payment page (`next_action`)."""
+    for _ in range(200):
+        body = await wait_for(http, key, intent_id, {"processing"})
+        if body["next_action"]:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no next_action: {body}")
+
+
 async def janitor_finds(worker: TaskContext, *, within: float = 5.0) -> tuple[int, int]:
     """Run the janitor (as the scheduler would, every minute) until it finds something to do."""
     loop = asyncio.get_running_loop()
@@ -287,20 +297,7 @@ async def test_orange_webpay_gives_a_redirect(
     key = account.secret_key
     intent = await create(api.http, key, provider="orange_money")
     assert intent["status"] == "processing"
-
-    async def redirect() -> dict[str, Any] | None:
-        body = (
-            await api.http.get(f"/v1/payment_intents/{intent['id']}", headers=bearer(key))
-        ).json()
-        return body["next_action"]
-
-    action = None
-    for _ in range(100):
-        action = await redirect()
-        if action:
-            break
-        await asyncio.sleep(0.05)
-    assert action is not None
+    action = (await webpay_redirect(api.http, key, intent["id"]))["next_action"]
     assert action["type"] == "redirect_to_url"
     assert action["url"].startswith(sims.orange_url)
 
@@ -360,14 +357,7 @@ async def test_orange_webpay_payment_on_the_operator_page(
     account = await api.signup()
     key = account.secret_key
     intent = await create(api.http, key, provider="orange_money")
-    url = None
-    for _ in range(100):
-        body = await wait_for(api.http, key, intent["id"], {"processing"})
-        if body["next_action"]:
-            url = body["next_action"]["url"]
-            break
-        await asyncio.sleep(0.05)
-    assert url is not None
+    url = (await webpay_redirect(api.http, key, intent["id"]))["next_action"]["url"]
     async with httpx.AsyncClient() as browser:
         page = await browser.post(url, data={"msisdn": "690000000", "action": "confirm"})
         assert page.status_code == 303, page.text
@@ -389,12 +379,7 @@ async def test_a_forged_webpay_notification_is_kept_and_never_applied(
     account = await api.signup()
     key = account.secret_key
     intent = await create(api.http, key, provider="orange_money")
-    for _ in range(100):
-        body = await wait_for(api.http, key, intent["id"], {"processing"})
-        if body["next_action"]:
-            break
-        await asyncio.sleep(0.05)
-    attempt_id = body["latest_attempt"]["id"]
+    attempt_id = (await webpay_redirect(api.http, key, intent["id"]))["latest_attempt"]["id"]
     forged = orjson.dumps({"status": "SUCCESS", "notif_token": "guessed", "txnid": "MP1"})
     response = await api.http.post(
         f"/v1/providers/orange_money/callback/{attempt_id}",
