@@ -7,6 +7,7 @@ success, its ledger posting) in the caller's one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -135,6 +136,12 @@ def _columns(obj: PaymentIntent | PaymentAttempt) -> dict[str, Any]:
 
 def as_object(intent: PaymentIntent, attempt: PaymentAttempt | None) -> PaymentIntentObject:
     return render(_columns(intent), _columns(attempt) if attempt is not None else None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallbackAttempt:
+    waiting: bool
+    notification_token: str | None
 
 
 class PaymentIntentService:
@@ -392,11 +399,18 @@ class PaymentIntentService:
 
     # -- callbacks -------------------------------------------------------------------------------
 
-    async def notification_token(self, session: AsyncSession, attempt_id: str) -> str | None:
-        """The secret Orange WebPay gave for this attempt, which its notification must echo
-        (docs/providers-wire.md §2.1); None for an unknown attempt or a flow without one."""
+    async def callback_attempt(
+        self, session: AsyncSession, attempt_id: str
+    ) -> CallbackAttempt | None:
+        """What the callback route may know of the attempt its path names: whether it still
+        waits for the operator, and the secret Orange WebPay gave for it, which the
+        notification must echo (docs/providers-wire.md §2.1). None for an unknown attempt."""
         attempt = await PaymentAttemptRepository.from_session(session).get(attempt_id)
-        return attempt.notification_token if attempt is not None else None
+        if attempt is None:
+            return None
+        return CallbackAttempt(
+            waiting=attempt.status == "pending", notification_token=attempt.notification_token
+        )
 
     # -- worker ----------------------------------------------------------------------------------
 

@@ -166,7 +166,8 @@ async def receive(
     }
     verification = CallbackVerification.not_applicable
     if expected_token is None and note is not None and attempt_id.startswith(PAYMENT_ATTEMPT):
-        expected_token = await payment_intent_service.notification_token(session, attempt_id)
+        attempt = await payment_intent_service.callback_attempt(session, attempt_id)
+        expected_token = attempt.notification_token if attempt is not None else None
     if note is None:
         digest = hashlib.sha256(f"{name.value}|{attempt_id}|".encode() + body).hexdigest()
         values |= {

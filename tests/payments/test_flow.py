@@ -394,3 +394,15 @@ async def test_a_forged_webpay_notification_is_kept_and_never_applied(
     still = await wait_for(api.http, key, intent["id"], {"processing"})
     assert still["latest_attempt"]["status"] == "pending"
     assert await collections(owner_connection, intent["id"]) == 0
+
+
+async def test_the_fee_is_rounded_half_up(
+    api: Api, worker: TaskContext, owner_connection: asyncpg.Connection
+) -> None:
+    """2 % of 1 525 is 30.5: half up gives 31 (rounding down or to even would give 30)."""
+    account = await api.signup()
+    key = account.secret_key
+    intent = await create(api.http, key, phone="+237670000000", amount=1525)
+    done = await wait_for(api.http, key, intent["id"], {"succeeded"})
+    assert (done["fee"], done["net"]) == (31, 1494)
+    assert await balance(api.http, key) == {"pending": 1494, "available": 0}
