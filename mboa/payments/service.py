@@ -239,8 +239,7 @@ class PaymentIntentService:
         if intent.expires_at <= utc_now() and not Status(intent.status).is_final:
             raise UnexpectedState(
                 "This payment intent has expired (the janitor cancels it shortly); "
-                "create a new one.",
-                param="intent",
+                "create a new one."
             )
         phone = body.phone or (intent.phone if body.provider is None else None)
         provider = body.provider or (ProviderName(intent.provider) if intent.provider else None)
@@ -314,8 +313,7 @@ class PaymentIntentService:
         after = transition(intent.status, action)
         if after is None:
             raise UnexpectedState(
-                f"This payment intent is {intent.status}: it cannot be {_VERBS[action]}.",
-                param="intent",
+                f"This payment intent is {intent.status}: it cannot be {_VERBS[action]}."
             )
         intent.status = after
 
@@ -592,6 +590,17 @@ class PaymentIntentService:
             return sent
         attempt.finished_at = now
         if result.status is TransactionStatus.succeeded:
+            if (result.amount is not None and result.amount != attempt.amount) or (
+                result.currency is not None and result.currency != attempt.currency
+            ):
+                # docs/payments.md "Not handled yet": kept for review, the attempt's amount posted.
+                log.error(
+                    "payment_attempt_amount_mismatch",
+                    attempt_id=attempt.id,
+                    asked=attempt.amount,
+                    reported=result.amount,
+                    currency=result.currency,
+                )
             attempt.status = "succeeded"
             await self._collected(session, intent, attempt, now)
         else:
