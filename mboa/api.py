@@ -14,6 +14,7 @@ from mboa.api_keys.endpoints import router as api_keys_router
 from mboa.customers.endpoints import router as customers_router
 from mboa.ledger.endpoints import router as ledger_router
 from mboa.merchants.endpoints import router as merchants_router
+from mboa.payments.endpoints import router as payments_router
 from mboa.provider_events.endpoints import router as provider_events_router
 from mboa.users.endpoints import me_router
 from mboa.users.endpoints import router as users_router
@@ -21,6 +22,7 @@ from mboa.users.endpoints import router as users_router
 PREFIX = "/v1"
 # The busiest routes first: matching stops at the first router that matches.
 ROUTERS: list[APIRouter] = [
+    payments_router,
     customers_router,
     ledger_router,
     merchants_router,

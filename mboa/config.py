@@ -143,6 +143,27 @@ class WorkerSettings(BaseModel):
     queue_prefix: str = "mboa"
 
 
+class PaymentsSettings(BaseModel):
+    """Payment intents (docs/payments.md)."""
+
+    currencies: tuple[str, ...] = ("XAF",)
+    min_amount: int = Field(default=100, ge=1)
+    """XAF; below this no operator takes a payment worth its fee."""
+    max_amount: dict[str, int] = {"mtn_momo": 1_000_000, "orange_money": 1_000_000}
+    """Per operator: the most one payment may ask for (the operators' per-transaction limits)."""
+    default_expires_in: int = Field(default=3600, ge=60)
+    max_expires_in: int = Field(default=7 * 86_400, ge=60)
+    status_check_after_seconds: float = Field(default=30, gt=0)
+    """The janitor reads the operator's status of an attempt still pending this long after it
+    was sent (a lost callback), then again with exponential backoff…"""
+    status_check_max_interval_seconds: float = Field(default=1800, gt=0)
+    """…up to this interval between two reads."""
+    unknown_attempt_fail_after_seconds: float = Field(default=900, gt=0)
+    """An attempt the operator still does not know this long after it was sent (or created)
+    failed (`operator_unavailable`): past every operator's approval window."""
+    janitor_batch: int = Field(default=200, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MBOA_",
@@ -169,6 +190,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     worker: WorkerSettings = WorkerSettings()
+    payments: PaymentsSettings = PaymentsSettings()
     providers: ProvidersSettings = ProvidersSettings()
 
     @model_validator(mode="after")

@@ -57,6 +57,15 @@ ERROR_CODES: Final[dict[str, str]] = {
     "phone_number_invalid": "The phone number is not a valid number; send it in E.164 form "
     "(+2376…).",
     "phone_number_unsupported": "The phone number is valid but no supported operator serves it.",
+    # Payments
+    "amount_too_small": "The amount is below the smallest payment we take (100 XAF by default).",
+    "amount_too_large": "The amount is above what the operator takes in one payment; ask for "
+    "less, or split the payment.",
+    "currency_unsupported": "The currency is not one we collect in; use XAF.",
+    "reference_taken": "Another payment intent of this mode already has this `reference`; "
+    "references are yours and unique. Retrieve that intent instead.",
+    "payment_intent_unexpected_state": "The payment intent's status does not allow this action "
+    "(e.g. confirming a succeeded intent, or canceling one while an attempt runs).",
     # Idempotency
     "idempotency_key_invalid": "The Idempotency-Key header must be 1 to 255 printable characters.",
     "idempotency_key_in_use": "A request with the same Idempotency-Key is still being "

@@ -15,6 +15,7 @@ from mboa.worker import REGISTRY, Task
 TASK_MODULES = (
     "mboa.idempotency.tasks",
     "mboa.ledger.tasks",
+    "mboa.payments.tasks",
     "mboa.provider_events.tasks",
 )
 """Every domain's `tasks` module (a test checks that none is missing)."""

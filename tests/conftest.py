@@ -22,6 +22,9 @@ from tests.helpers import Api
 from tests.plugin import database_for, recreate, worker_index
 
 TABLES = [
+    "events",
+    "payment_attempts",
+    "payment_intents",
     "provider_events",
     "outbox",
     "idempotency_keys",

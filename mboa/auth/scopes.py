@@ -11,7 +11,7 @@ from typing import Final
 from mboa.models import ApiKeyType, MemberRole
 
 # Resources of the public API that API keys act on.
-API_RESOURCES: Final = ("customers", "account", "balance")
+API_RESOURCES: Final = ("customers", "payment_intents", "account", "balance")
 # Resources of account management, for people (the dashboard) only.
 ACCOUNT_RESOURCES: Final = ("team", "api_keys")
 
@@ -31,7 +31,7 @@ ROLE_PERMISSIONS: Final[dict[MemberRole, frozenset[str]]] = {
     MemberRole.owner: _both(*API_RESOURCES, *ACCOUNT_RESOURCES),
     MemberRole.admin: _both(*API_RESOURCES, *ACCOUNT_RESOURCES),
     MemberRole.developer: _read(*API_RESOURCES, *ACCOUNT_RESOURCES)
-    | _both("api_keys", "customers"),
+    | _both("api_keys", "customers", "payment_intents"),
     MemberRole.analyst: _read(*API_RESOURCES, "team"),
 }
 

@@ -61,3 +61,6 @@ class Prefix:
     request = "req"
     outbox = "obx"
     provider_event = "pev"
+    event = "evt"
+    payment_intent = "pi"
+    payment_attempt = "pat"

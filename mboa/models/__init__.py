@@ -3,6 +3,7 @@
 from mboa.kit.db import Model
 from mboa.models.api_key import ApiKey, ApiKeyType
 from mboa.models.customer import Customer
+from mboa.models.event import Event
 from mboa.models.idempotency_key import IdempotencyKey
 from mboa.models.ledger import (
     LedgerAccount,
@@ -14,6 +15,7 @@ from mboa.models.ledger import (
 )
 from mboa.models.merchant import MemberRole, Merchant, MerchantMember, MerchantStatus
 from mboa.models.outbox import OutboxMessage
+from mboa.models.payment import PaymentAttempt, PaymentIntent
 from mboa.models.provider_event import CallbackResult, CallbackVerification, ProviderEvent
 from mboa.models.session import SpentRefreshToken, UserSession
 from mboa.models.user import User
@@ -24,6 +26,7 @@ __all__ = [
     "CallbackResult",
     "CallbackVerification",
     "Customer",
+    "Event",
     "IdempotencyKey",
     "LedgerAccount",
     "LedgerEntry",
@@ -37,6 +40,8 @@ __all__ = [
     "MerchantStatus",
     "Model",
     "OutboxMessage",
+    "PaymentAttempt",
+    "PaymentIntent",
     "ProviderEvent",
     "SpentRefreshToken",
     "User",

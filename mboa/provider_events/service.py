@@ -22,6 +22,7 @@ from mboa.exceptions import NotFound
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.time import utc_now
 from mboa.models import CallbackResult, CallbackVerification
+from mboa.payments.service import payment_intent as payment_intent_service
 from mboa.postgres import Database
 from mboa.provider_events.exceptions import RetryLater
 from mboa.provider_events.repository import ProviderEventRepository
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("mboa.providers.callbacks")
 
 CONFIRM_TASK = "providers.confirm_callback"
+PAYMENT_SYNC_TASK = "payments.sync_attempt"
+"""Applies an operator's status to a payment attempt (`mboa.payments.tasks`)."""
+PAYMENT_ATTEMPT = f"{Prefix.payment_attempt}_"
 MAX_STORED_BODY = 64 * 1024
 """Real callbacks are a few hundred bytes (§1.9, §2.2); anything bigger is kept truncated."""
 KEPT_HEADERS = (
@@ -189,6 +193,9 @@ async def receive(
         "last_seen_at": now,
     }
     verification = CallbackVerification.not_applicable
+    if expected_token is None and note is not None and attempt_id.startswith(PAYMENT_ATTEMPT):
+        attempt = await payment_intent_service.callback_attempt(session, attempt_id)
+        expected_token = attempt.notification_token if attempt is not None else None
     if note is None:
         values |= {
             "dedupe_key": _dedupe_key(name, None, body),
@@ -391,6 +398,15 @@ async def confirm(
             detail=outcome.detail,
             now=utc_now(),
         )
+        if recorded and attempt_id.startswith(PAYMENT_ATTEMPT):
+            # The payment lifecycle reads the attempt's status with its own stored reference
+            # (MTN's callbacks rarely carry one) and applies it (docs/payments.md).
+            await enqueue(
+                session,
+                PAYMENT_SYNC_TASK,
+                {"attempt_id": attempt_id},
+                job_id=f"{PAYMENT_SYNC_TASK}:{event_id}",
+            )
     log.info(
         "provider_callback_confirmed",
         provider=provider_name,

@@ -1,0 +1,1 @@
+"""Payment intents and their attempts (docs/payments.md)."""

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Select, exists, select, update
+
+from mboa.kit.pagination import CreatedRange
+from mboa.kit.repository import RepositoryBase
+from mboa.models import PaymentAttempt, PaymentIntent
+
+
+class PaymentIntentRepository(RepositoryBase[PaymentIntent]):
+    model = PaymentIntent
+
+    async def get_for_update(self, intent_id: str) -> PaymentIntent | None:
+        return await self.session.get(PaymentIntent, intent_id, with_for_update=True)
+
+    async def reference_taken(self, reference: str) -> bool:
+        # Row-level security limits this to the request's merchant and mode.
+        statement = select(exists().where(PaymentIntent.reference == reference))
+        return bool((await self.session.execute(statement)).scalar())
+
+    def list_statement(
+        self,
+        *,
+        status: str | None = None,
+        provider: str | None = None,
+        reference: str | None = None,
+        customer: str | None = None,
+        phone: str | None = None,
+        created: CreatedRange | None = None,
+    ) -> Select[PaymentIntent]:
+        statement = select(PaymentIntent)
+        for column, value in (
+            (PaymentIntent.status, status),
+            (PaymentIntent.provider, provider),
+            (PaymentIntent.reference, reference),
+            (PaymentIntent.customer_id, customer),
+            (PaymentIntent.phone, phone),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        if created is not None:
+            statement = statement.where(*created.clauses(PaymentIntent.created_at))
+        return statement
+
+    async def expired_ids(self, now: dt.datetime, limit: int) -> list[str]:
+        """Intents past `expires_at` that are not final yet (platform role: every merchant)."""
+        statement = (
+            select(PaymentIntent.id)
+            .where(
+                PaymentIntent.status.in_(("requires_payment_method", "processing")),
+                PaymentIntent.expires_at <= now,
+            )
+            .order_by(PaymentIntent.expires_at)
+            .limit(limit)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+
+class PaymentAttemptRepository(RepositoryBase[PaymentAttempt]):
+    model = PaymentAttempt
+
+    async def get_for_update(self, attempt_id: str) -> PaymentAttempt | None:
+        return await self.session.get(PaymentAttempt, attempt_id, with_for_update=True)
+
+    async def latest_of(self, intents: Sequence[PaymentIntent]) -> dict[str, PaymentAttempt]:
+        ids = [i.latest_attempt_id for i in intents if i.latest_attempt_id]
+        if not ids:
+            return {}
+        rows = await self.session.execute(select(PaymentAttempt).where(PaymentAttempt.id.in_(ids)))
+        return {a.id: a for a in rows.scalars()}
+
+    async def set_reference(self, attempt_id: str, reference: str) -> str:
+        """Store the operator reference once; a concurrent run keeps the first one stored."""
+        await self.session.execute(
+            update(PaymentAttempt)
+            .where(PaymentAttempt.id == attempt_id, PaymentAttempt.operator_reference.is_(None))
+            .values(operator_reference=reference)
+        )
+        stored = await self.session.execute(
+            select(PaymentAttempt.operator_reference).where(PaymentAttempt.id == attempt_id)
+        )
+        return str(stored.scalar_one())
+
+    async def due_for_check(self, now: dt.datetime, limit: int) -> list[str]:
+        statement = (
+            select(PaymentAttempt.id)
+            .where(PaymentAttempt.status == "pending", PaymentAttempt.next_check_at <= now)
+            .order_by(PaymentAttempt.next_check_at)
+            .limit(limit)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def schedule_check(self, attempt_id: str, at: dt.datetime) -> None:
+        await self.session.execute(
+            update(PaymentAttempt)
+            .where(PaymentAttempt.id == attempt_id, PaymentAttempt.status == "pending")
+            .values(next_check_at=at, status_checks=PaymentAttempt.status_checks + 1)
+        )
+
+
+class PaymentIntentReads:
+    """The read path (`mboa.postgres`): one statement, intent and latest attempt, under the same
+    row-level security as the session. Keys are the ORM's attribute names."""
+
+    _GET = (
+        "SELECT i.id, i.livemode, i.created_at, i.metadata AS metadata_, i.amount, i.currency,"
+        " i.reference, i.description, i.customer_id, i.status, i.cancellation_reason,"
+        " i.canceled_at, i.expires_at, i.provider, i.amount_received, i.fee, i.net,"
+        " i.amount_refunded, i.refund_due, i.last_payment_error,"
+        " a.id AS a_id, a.provider AS a_provider, a.flow AS a_flow,"
+        " a.phone_masked AS a_phone_masked, a.status AS a_status,"
+        " a.operator_reference AS a_operator_reference,"
+        " a.operator_transaction_id AS a_operator_transaction_id,"
+        " a.failure_code AS a_failure_code, a.created_at AS a_created_at,"
+        " a.redirect_url AS a_redirect_url"
+        " FROM payment_intents i LEFT JOIN payment_attempts a ON a.id = i.latest_attempt_id"
+        " WHERE i.id = $1"
+    )
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def get(self, intent_id: str) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+        row = await self.connection.fetchrow(self._GET, intent_id)
+        if row is None:
+            return None
+        intent: dict[str, Any] = {}
+        attempt: dict[str, Any] = {}
+        for key, value in row.items():
+            if key.startswith("a_"):
+                attempt[key[2:]] = value
+            else:
+                intent[key] = value
+        return intent, (attempt if attempt["id"] is not None else None)
