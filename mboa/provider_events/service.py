@@ -114,14 +114,17 @@ def _dedupe_key(provider: ProviderName, note: ProviderNotification | None, body:
 
 
 async def callback_expected(session: AsyncSession, provider: ProviderName, attempt_id: str) -> bool:
-    """Whether `attempt_id` names an attempt that exists and waits for this provider's answer.
+    """Whether `attempt_id` names an attempt that exists and still waits for the operator.
 
-    THE HOOK FOR THE PAYMENTS ISSUE: payment attempts do not exist yet, so every callback is
-    expected. The payments issue makes this look the attempt up (exists, belongs to `provider`,
-    still waiting) and adds a `result` for the others (a migration: `result` has a CHECK); until
-    then an unexpected callback is stored for audit but never costs a status read."""
-    del session, provider, attempt_id
-    return True
+    Only such a callback costs a status read: a forged one (unknown attempt) or a late one (the
+    attempt is already final, e.g. the janitor's status read got there first) is stored for
+    audit and never confirmed. Ids of other kinds (payouts, refunds) are expected until their
+    domains answer the same question."""
+    del provider
+    if not attempt_id.startswith(PAYMENT_ATTEMPT):
+        return True
+    attempt = await payment_intent_service.callback_attempt(session, attempt_id)
+    return attempt is not None and attempt.waiting
 
 
 def _clip(value: str | None, length: int) -> str | None:
