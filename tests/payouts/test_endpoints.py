@@ -32,9 +32,11 @@ async def test_create_reserves_the_amount_and_enqueues_the_transfer_in_one_commi
     assert payout["object"] == "payout"
     assert payout["status"] == "pending"
     assert payout["livemode"] is False
-    assert payout["amount"] == 5000 and payout["currency"] == "XAF"
+    assert payout["amount"] == 5000
+    assert payout["currency"] == "XAF"
     assert payout["destination"]["provider"] == "mtn_momo"
-    assert payout["destination"]["phone"] != MTN_OK and payout["destination"]["phone"][-2:] == "00"
+    assert payout["destination"]["phone"] != MTN_OK
+    assert payout["destination"]["phone"][-2:] == "00"
     assert payout["review_status"] == "not_required"
     assert payout["metadata"] == {"week": "49"}
     assert payout["balance_transaction"].startswith("txn_")
@@ -51,13 +53,15 @@ async def test_create_reserves_the_amount_and_enqueues_the_transfer_in_one_commi
     assert job["task"] == "payouts.send"
     dsb = await owner_connection.fetchrow("SELECT * FROM disbursements")
     assert orjson.loads(job["payload"]) == {"disbursement_id": dsb["id"]}
-    assert dsb["source_type"] == "payout" and dsb["source_id"] == payout["id"]
+    assert dsb["source_type"] == "payout"
+    assert dsb["source_id"] == payout["id"]
     assert dsb["operator_reference"] == payout["operator_reference"]
     event = await owner_connection.fetchrow("SELECT * FROM events")
     assert event["type"] == "payout.created"
     assert orjson.loads(event["data"])["object"]["id"] == payout["id"]
     got = await api.http.get(f"/v1/payouts/{payout['id']}", headers=bearer(account.secret_key))
-    assert got.status_code == 200 and got.json() == payout
+    assert got.status_code == 200
+    assert got.json() == payout
 
 
 async def test_a_payout_above_the_available_balance_is_refused_and_nothing_is_written(
@@ -162,13 +166,15 @@ async def test_list_filters_by_status_and_created_and_pages(api: Api, db: Databa
     key = bearer(account.secret_key)
     everything = (await api.http.get("/v1/payouts", headers=key)).json()
     assert [p["id"] for p in everything["data"]] == ids[::-1]
-    assert everything["object"] == "list" and everything["url"] == "/v1/payouts"
+    assert everything["object"] == "list"
+    assert everything["url"] == "/v1/payouts"
     pending = (await api.http.get("/v1/payouts", params={"status": "pending"}, headers=key)).json()
     assert [p["id"] for p in pending["data"]] == [ids[2], ids[1]]
     canceled = await api.http.get("/v1/payouts", params={"status": "canceled"}, headers=key)
     assert [p["id"] for p in canceled.json()["data"]] == [ids[0]]
     page = (await api.http.get("/v1/payouts", params={"limit": 1}, headers=key)).json()
-    assert page["has_more"] is True and [p["id"] for p in page["data"]] == [ids[2]]
+    assert page["has_more"] is True
+    assert [p["id"] for p in page["data"]] == [ids[2]]
     rest = await api.http.get(
         "/v1/payouts", params={"limit": 5, "starting_after": ids[2]}, headers=key
     )
@@ -237,9 +243,11 @@ async def test_live_payouts_above_the_threshold_wait_for_staff(
     threshold = api.state.settings.payouts.approval_threshold
     available = await fund(db, account.merchant_id, 2_000_000, livemode=True)
     small = (await create(api.http, live_key, amount=threshold)).json()
-    assert small["review_status"] == "not_required" and small["livemode"] is True
+    assert small["review_status"] == "not_required"
+    assert small["livemode"] is True
     big = (await create(api.http, live_key, amount=threshold + 1)).json()
-    assert big["review_status"] == "awaiting" and big["status"] == "pending"
+    assert big["review_status"] == "awaiting"
+    assert big["status"] == "pending"
     jobs = await owner_connection.fetch("SELECT payload FROM outbox WHERE task = 'payouts.send'")
     assert len(jobs) == 1  # the small one only
     assert await balance(api.http, live_key) == (
