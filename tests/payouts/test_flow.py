@@ -1,0 +1,205 @@
+"""Payouts end to end: the real API, a real worker (relay + BullMQ), the real simulators and
+their callbacks to the API, the ledger. Magic numbers: docs/sandbox.md."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+
+from mboa.config import Settings
+from mboa.payouts.service import payout as payout_service
+from mboa.postgres import Database
+from mboa.providers.registry import ProviderRegistry
+from mboa.simulator.run import RunningSimulators
+from tests.helpers import Api, bearer
+from tests.ledger.conftest import assert_verified
+from tests.payouts.helpers import balance, create, fund
+
+
+async def settled(api: Api, key: str, payout_id: str, within: float = 15.0) -> dict[str, Any]:
+    """Poll the payout (as an integration does) until it is final."""
+    body: dict[str, Any] = {}
+    for _ in range(int(within / 0.1)):
+        response = await api.http.get(f"/v1/payouts/{payout_id}", headers=bearer(key))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if body["status"] in ("paid", "failed", "canceled"):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"payout still {body.get('status')}: {body}")
+
+
+async def event_types(owner: asyncpg.Connection, object_id: str) -> list[str]:
+    rows = await owner.fetch("SELECT type FROM events WHERE object_id = $1 ORDER BY id", object_id)
+    return [r["type"] for r in rows]
+
+
+def transfers(sims: RunningSimulators, operator: str) -> list[Any]:
+    engine = sims.mtn if operator == "mtn" else sims.orange
+    return [tx for tx in engine.transactions.values() if tx.kind != "collection"]
+
+
+@pytest.mark.parametrize(
+    ("phone", "operator", "msisdn"),
+    [
+        ("+237670000000", "mtn", "237670000000"),
+        ("+237690000000", "orange", "690000000"),
+    ],
+)
+async def test_a_payout_is_paid_once_and_leaves_the_ledger_once(
+    api: Api,
+    db: Database,
+    sims: RunningSimulators,
+    worker: Settings,
+    owner_connection: asyncpg.Connection,
+    settings: Settings,
+    phone: str,
+    operator: str,
+    msisdn: str,
+) -> None:
+    account = await api.signup()
+    available = await fund(db, account.merchant_id, 100_000)
+    engine = sims.mtn if operator == "mtn" else sims.orange
+    wallet_before = engine.wallet(msisdn)
+    created = await create(api.http, account.secret_key, amount=6000, destination={"phone": phone})
+    assert created.status_code == 200, created.text
+    payout = await settled(api, account.secret_key, created.json()["id"])
+    assert payout["status"] == "paid", payout
+    assert payout["paid_at"] is not None
+    assert payout["operator_transaction_id"]
+    assert await balance(api.http, account.secret_key) == (available - 6000, 0)
+    assert engine.wallet(msisdn) == wallet_before + 6000
+    sent = [tx for tx in transfers(sims, operator) if tx.external_id.startswith("dsb_")]
+    assert len(sent) == 1
+    assert sent[0].id == payout["operator_reference"]
+    assert await event_types(owner_connection, payout["id"]) == [
+        "payout.created",
+        "payout.updated",
+        "payout.paid",
+    ]
+    # A late duplicate read changes nothing.
+    dsb = await owner_connection.fetchval(
+        "SELECT disbursement_id FROM payouts WHERE id = $1", payout["id"]
+    )
+    providers = ProviderRegistry(worker.providers)
+    try:
+        again = await payout_service.sync(db, providers, dsb, settings=worker.payouts)
+    finally:
+        await providers.aclose()
+    assert again == "succeeded"
+    assert await balance(api.http, account.secret_key) == (available - 6000, 0)
+    assert len(await event_types(owner_connection, payout["id"])) == 3
+    await assert_verified(db, settings)
+
+
+@pytest.mark.parametrize(
+    ("phone", "code"),
+    [
+        ("+237670000014", "destination_limit_reached"),  # MTN: PAYER_LIMIT_REACHED
+        ("+237690000014", "destination_limit_reached"),  # Orange: 417 at cashin/pay
+        ("+237670000002", "operator_refused"),  # MTN: rejected
+    ],
+)
+async def test_a_payout_the_operator_refuses_fails_and_releases_the_funds(
+    api: Api,
+    db: Database,
+    sims: RunningSimulators,
+    worker: Settings,
+    owner_connection: asyncpg.Connection,
+    settings: Settings,
+    phone: str,
+    code: str,
+) -> None:
+    account = await api.signup()
+    available = await fund(db, account.merchant_id, 100_000)
+    created = await create(api.http, account.secret_key, amount=4000, destination={"phone": phone})
+    assert created.status_code == 200, created.text
+    assert await balance(api.http, account.secret_key) == (available - 4000, 4000)
+    payout = await settled(api, account.secret_key, created.json()["id"])
+    assert payout["status"] == "failed", payout
+    assert payout["failure_code"] == code
+    assert payout["failure_message"]
+    assert payout["failed_at"] is not None
+    assert await balance(api.http, account.secret_key) == (available, 0)
+    types = await event_types(owner_connection, payout["id"])
+    assert types[0] == "payout.created"
+    assert types[-1] == "payout.failed"
+    txns = await api.http.get(
+        "/v1/balance_transactions",
+        params={"source": payout["id"]},
+        headers=bearer(account.secret_key),
+    )
+    assert sorted(t["type"] for t in txns.json()["data"]) == ["payout", "payout_failure"]
+    await assert_verified(db, settings)
+
+
+async def test_an_inactive_wallet_fails_before_any_transfer(
+    api: Api, db: Database, sims: RunningSimulators, worker: Settings
+) -> None:
+    account = await api.signup()
+    available = await fund(db, account.merchant_id, 50_000)
+    created = await create(
+        api.http, account.secret_key, amount=2000, destination={"phone": "+237670000011"}
+    )
+    payout = await settled(api, account.secret_key, created.json()["id"])
+    assert payout["status"] == "failed"
+    assert payout["failure_code"] == "destination_inactive"
+    assert await balance(api.http, account.secret_key) == (available, 0)
+    assert not [r for r in sims.mtn.requests if r.path.endswith("/transfer")]
+    assert not transfers(sims, "mtn")
+
+
+async def test_a_lost_callback_is_covered_by_the_status_read(
+    api: Api,
+    db: Database,
+    sims: RunningSimulators,
+    worker: Settings,
+    owner_connection: asyncpg.Connection,
+) -> None:
+    account = await api.signup()
+    available = await fund(db, account.merchant_id, 50_000)
+    created = await create(
+        api.http, account.secret_key, amount=3000, destination={"phone": "+237670000006"}
+    )
+    payout_id = created.json()["id"]
+    for _ in range(100):
+        status = await owner_connection.fetchval(
+            "SELECT status FROM payouts WHERE id = $1", payout_id
+        )
+        if status == "in_transit":
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # the simulator succeeded and sent no callback
+    assert not [c for c in sims.mtn.callbacks if "dsb_" in str(c)]
+    row = await owner_connection.fetchrow("SELECT status FROM payouts WHERE id = $1", payout_id)
+    assert row["status"] == "in_transit"
+    # What the `payouts.check_in_transit` cron task runs each minute.
+    assert await payout_service.due(db, worker.payouts) == 1
+    payout = await settled(api, account.secret_key, payout_id)
+    assert payout["status"] == "paid"
+    assert await balance(api.http, account.secret_key) == (available - 3000, 0)
+
+
+async def test_a_payout_handed_to_the_worker_cannot_be_canceled(
+    api: Api, db: Database, sims: RunningSimulators, worker: Settings
+) -> None:
+    account = await api.signup()
+    await fund(db, account.merchant_id, 50_000)
+    created = await create(
+        api.http, account.secret_key, amount=1500, destination={"phone": "+237670000004"}
+    )  # pending forever at MTN
+    payout_id = created.json()["id"]
+    for _ in range(100):
+        got = await api.http.get(f"/v1/payouts/{payout_id}", headers=bearer(account.secret_key))
+        if got.json()["status"] == "in_transit":
+            break
+        await asyncio.sleep(0.05)
+    assert got.json()["status"] == "in_transit"
+    response = await api.http.post(
+        f"/v1/payouts/{payout_id}/cancel", headers=bearer(account.secret_key)
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "payout_unexpected_state"
