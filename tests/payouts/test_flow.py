@@ -203,3 +203,65 @@ async def test_a_payout_handed_to_the_worker_cannot_be_canceled(
     )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "payout_unexpected_state"
+
+
+@pytest.mark.parametrize(
+    ("phone", "operator", "msisdn"),
+    [
+        # The first transfer is processed but answered after our timeout; the retry re-sends the
+        # same reference (MTN: 409, then a status read; Orange: a status read before `pay`).
+        ("+237670000010", "mtn", "237670000010"),
+        ("+237690000010", "orange", "690000010"),
+        # The first transfer is a 503, the retry goes through.
+        ("+237670000012", "mtn", "237670000012"),
+    ],
+)
+async def test_a_retried_transfer_reuses_our_reference_and_pays_once(
+    api: Api,
+    db: Database,
+    sims: RunningSimulators,
+    worker: Settings,
+    settings: Settings,
+    phone: str,
+    operator: str,
+    msisdn: str,
+) -> None:
+    account = await api.signup()
+    available = await fund(db, account.merchant_id, 50_000)
+    engine = sims.mtn if operator == "mtn" else sims.orange
+    wallet_before = engine.wallet(msisdn)
+    created = await create(api.http, account.secret_key, amount=2500, destination={"phone": phone})
+    payout = await settled(api, account.secret_key, created.json()["id"], within=25)
+    assert payout["status"] == "paid", payout
+    sent = [tx for tx in transfers(sims, operator) if tx.external_id.startswith("dsb_")]
+    assert len(sent) == 1
+    assert sent[0].id == payout["operator_reference"]
+    assert engine.wallet(msisdn) == wallet_before + 2500
+    if operator == "mtn":
+        posts = [r for r in engine.requests if r.method == "POST" and r.path.endswith("/transfer")]
+        assert len(posts) >= 2  # the retry happened, with the same X-Reference-Id
+        assert {r.headers.get("x-reference-id") for r in posts} == {sent[0].id}
+    assert await balance(api.http, account.secret_key) == (available - 2500, 0)
+    await assert_verified(db, settings)
+
+
+async def test_an_idempotent_create_is_replayed_with_one_reservation(
+    api: Api, db: Database, sims: RunningSimulators, worker: Settings
+) -> None:
+    account = await api.signup()
+    available = await fund(db, account.merchant_id, 50_000)
+    headers = {**bearer(account.secret_key), "Idempotency-Key": "payout-week-49"}
+    body = {"amount": 3000, "currency": "XAF", "destination": {"phone": "+237670000000"}}
+    first = await api.http.post("/v1/payouts", json=body, headers=headers)
+    second = await api.http.post("/v1/payouts", json=body, headers=headers)
+    assert first.status_code == second.status_code == 200, second.text
+    assert second.headers.get("idempotent-replayed") == "true"
+    assert second.json()["id"] == first.json()["id"]
+    other = await api.http.post("/v1/payouts", json={**body, "amount": 3001}, headers=headers)
+    assert other.status_code == 400
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    payout = await settled(api, account.secret_key, first.json()["id"])
+    assert payout["status"] == "paid"
+    assert await balance(api.http, account.secret_key) == (available - 3000, 0)
+    listed = await api.http.get("/v1/payouts", headers=bearer(account.secret_key))
+    assert len(listed.json()["data"]) == 1
