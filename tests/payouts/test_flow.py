@@ -81,6 +81,19 @@ async def test_a_payout_is_paid_once_and_leaves_the_ledger_once(
     sent = [tx for tx in transfers(sims, operator) if tx.external_id.startswith("dsb_")]
     assert len(sent) == 1
     assert sent[0].id == payout["operator_reference"]
+    if phone.endswith("00") and operator == "mtn":
+        # The operator's callback reached the API and its confirmation led to our status read.
+        dsb_id = await owner_connection.fetchval(
+            "SELECT disbursement_id FROM payouts WHERE id = $1", payout["id"]
+        )
+        stored = await owner_connection.fetchval(
+            "SELECT count(*) FROM provider_events WHERE attempt_id = $1", dsb_id
+        )
+        assert stored >= 1
+        synced = await owner_connection.fetchval(
+            "SELECT count(*) FROM outbox WHERE task = 'payouts.sync_disbursement'"
+        )
+        assert synced >= 1
     if operator == "mtn" and phone[-2:] in ("10", "12"):
         posts = [r for r in engine.requests if r.method == "POST" and r.path.endswith("/transfer")]
         assert len(posts) >= 2  # the retry happened, with the same X-Reference-Id
