@@ -48,6 +48,10 @@ class DisbursementRepository(RepositoryBase[Disbursement]):
     async def get_for_update(self, disbursement_id: str) -> Disbursement | None:
         return await self.session.get(Disbursement, disbursement_id, with_for_update=True)
 
+    async def source_of(self, disbursement_id: str) -> str | None:
+        statement = select(Disbursement.source_id).where(Disbursement.id == disbursement_id)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def of_payouts(self, ids: list[str]) -> dict[str, Disbursement]:
         if not ids:
             return {}

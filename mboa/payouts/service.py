@@ -477,12 +477,9 @@ class PayoutService:
     ) -> bool:
         """`pending` → `in_transit`, or `failed` when the wallet is not active. False when the
         payout is no longer ours to send (canceled meanwhile)."""
-        disbursement = await DisbursementRepository.from_session(session).get_for_update(
-            disbursement_id
-        )
-        assert disbursement is not None
-        payout = await PayoutRepository.from_session(session).get_for_update(disbursement.source_id)
+        payout, disbursement = await self._lock(session, disbursement_id)
         assert payout is not None
+        assert disbursement is not None
         if payout.status == Status.in_transit:
             return True
         if transition(payout.status, Action.send) is None:
@@ -499,6 +496,19 @@ class PayoutService:
         disbursement.next_check_at = now + dt.timedelta(seconds=settings.status_check_after_seconds)
         await self._event(session, "payout.updated", payout, disbursement)
         return True
+
+    async def _lock(
+        self, session: AsyncSession, disbursement_id: str
+    ) -> tuple[Payout | None, Disbursement | None]:
+        """Lock the payout, then its disbursement: the order every path takes (cancel and the
+        staff review lock the payout first too), so two of them never wait on each other in a
+        cycle."""
+        disbursements = DisbursementRepository.from_session(session)
+        payout_id = await disbursements.source_of(disbursement_id)
+        if payout_id is None:
+            return None, None
+        payout = await PayoutRepository.from_session(session).get_for_update(payout_id)
+        return payout, await disbursements.get_for_update(disbursement_id)
 
     async def _fail(
         self,
@@ -579,13 +589,9 @@ class PayoutService:
         """Apply the operator's answer for one transfer in the caller's transaction: the
         disbursement, the payout's transition, the ledger (post or release) and the event.
         Returns False when nothing changed (a duplicate or late confirmation)."""
-        disbursement = await DisbursementRepository.from_session(session).get_for_update(
-            disbursement_id
-        )
-        if disbursement is None or disbursement.status != "pending":
+        payout, disbursement = await self._lock(session, disbursement_id)
+        if payout is None or disbursement is None or disbursement.status != "pending":
             return False
-        payout = await PayoutRepository.from_session(session).get_for_update(disbursement.source_id)
-        assert payout is not None
         now = utc_now()
         disbursement.raw_status = (result.raw_status or disbursement.raw_status or "")[:100] or None
         disbursement.raw_reason = (result.raw_reason or "")[:200] or disbursement.raw_reason
