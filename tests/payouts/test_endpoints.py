@@ -276,6 +276,13 @@ async def test_live_payouts_above_the_threshold_wait_for_staff(
         available - 2 * threshold - 1,
         2 * threshold + 1,
     )
+    # The merchant may cancel one while it waits.
+    waiting = (await create(api.http, live_key, amount=threshold + 1)).json()
+    withdrawn = await api.http.post(f"/v1/payouts/{waiting['id']}/cancel", headers=bearer(live_key))
+    assert withdrawn.json()["status"] == "canceled"
+    assert withdrawn.json()["cancellation_reason"] == "requested_by_merchant"
+    late = await api.http.post(f"/v1/admin/payouts/{waiting['id']}/approve", headers=staff)
+    assert_error(late, 409, code="payout_unexpected_state", param="id")
     missing = await api.http.post("/v1/admin/payouts/po_nope/approve", headers=staff)
     assert_error(missing, 404, code="resource_missing", param="id")
     types = [

@@ -124,6 +124,8 @@ async def test_a_payout_is_paid_once_and_leaves_the_ledger_once(
         ("+237670000014", "destination_limit_reached"),  # MTN: PAYER_LIMIT_REACHED
         ("+237690000014", "destination_limit_reached"),  # Orange: 417 at cashin/pay
         ("+237670000002", "operator_refused"),  # MTN: rejected
+        # Orange has no account-holder check: its transfer finds no beneficiary.
+        ("+237690000011", "destination_not_found"),
     ],
 )
 async def test_a_payout_the_operator_refuses_fails_and_releases_the_funds(
