@@ -14,6 +14,7 @@ from mboa.payouts.service import payout as payout_service
 from mboa.postgres import Database
 from mboa.providers.registry import ProviderRegistry
 from mboa.simulator.run import RunningSimulators
+from mboa.worker.run import run_worker
 from tests.helpers import Api, bearer
 from tests.ledger.conftest import assert_verified
 from tests.payouts.helpers import balance, create, fund
@@ -250,3 +251,42 @@ async def test_an_idempotent_create_is_replayed_with_one_reservation(
     assert await balance(api.http, account.secret_key) == (available - 3000, 0)
     listed = await api.http.get("/v1/payouts", headers=bearer(account.secret_key))
     assert len(listed.json()["data"]) == 1
+
+
+async def test_a_transfer_handed_over_but_never_sent_is_sent_by_the_status_task(
+    api: Api,
+    db: Database,
+    sims: RunningSimulators,
+    worker_settings: Settings,
+    owner_connection: asyncpg.Connection,
+    database_url: str,
+    redis_url: str,
+    settings: Settings,
+) -> None:
+    """The worker moved the payout to `in_transit` and died before its transfer call, and its
+    job is gone: the in-transit status task finds the transfer never sent and sends it, with the
+    reference stored at creation."""
+    account = await api.signup()
+    available = await fund(db, account.merchant_id, 50_000)
+    created = (await create(api.http, account.secret_key, amount=2000)).json()
+    # What the crash leaves: handed over (its own commit), no answer saved, no job left.
+    await owner_connection.execute(
+        "UPDATE payouts SET status = 'in_transit' WHERE id = $1", created["id"]
+    )
+    await owner_connection.execute(
+        "UPDATE disbursements SET next_check_at = now() WHERE source_id = $1", created["id"]
+    )
+    await owner_connection.execute("DELETE FROM outbox")
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_worker(worker_settings, database_url, redis_url, stop=stop))
+    try:
+        assert await payout_service.due(db, worker_settings.payouts) == 1
+        payout = await settled(api, account.secret_key, created["id"])
+    finally:
+        stop.set()
+        await running
+    assert payout["status"] == "paid"
+    assert payout["operator_reference"] == created["operator_reference"]
+    assert len([tx for tx in transfers(sims, "mtn") if tx.external_id.startswith("dsb_")]) == 1
+    assert await balance(api.http, account.secret_key) == (available - 2000, 0)
+    await assert_verified(db, settings)
