@@ -15,6 +15,9 @@ from mboa.customers.endpoints import router as customers_router
 from mboa.ledger.endpoints import router as ledger_router
 from mboa.merchants.endpoints import router as merchants_router
 from mboa.payments.endpoints import router as payments_router
+from mboa.payouts.endpoints import admin_router as payouts_admin_router
+from mboa.payouts.endpoints import router as payouts_router
+from mboa.payouts.endpoints import writes as payouts_writes_router
 from mboa.provider_events.endpoints import router as provider_events_router
 from mboa.users.endpoints import me_router
 from mboa.users.endpoints import router as users_router
@@ -31,6 +34,10 @@ ROUTERS: list[APIRouter] = [
     me_router,
     provider_events_router,
     admin_router,
+    # payouts (issue 13 point 5)
+    payouts_router,
+    payouts_writes_router,
+    payouts_admin_router,
 ]
 
 

@@ -164,6 +164,23 @@ class PaymentsSettings(BaseModel):
     janitor_batch: int = Field(default=200, ge=1, le=10_000)
 
 
+class PayoutsSettings(BaseModel):
+    """Payouts (docs/payouts.md)."""
+
+    currencies: tuple[str, ...] = ("XAF",)
+    min_amount: int = Field(default=100, ge=1)
+    max_amount: dict[str, int] = {"mtn_momo": 1_000_000, "orange_money": 1_000_000}
+    """Per operator: the most one transfer may send (the operators' per-transaction limits)."""
+    approval_threshold: int = Field(default=500_000, ge=0)
+    """A live payout above this amount waits for a staff approval before it is sent."""
+    status_check_after_seconds: float = Field(default=30, gt=0)
+    """A payout still in transit this long after it was sent gets its status read (a lost
+    callback), then again with exponential backoff…"""
+    status_check_max_interval_seconds: float = Field(default=1800, gt=0)
+    """…up to this interval between two reads."""
+    janitor_batch: int = Field(default=200, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MBOA_",
@@ -191,6 +208,7 @@ class Settings(BaseSettings):
     idempotency: IdempotencySettings = IdempotencySettings()
     worker: WorkerSettings = WorkerSettings()
     payments: PaymentsSettings = PaymentsSettings()
+    payouts: PayoutsSettings = PayoutsSettings()
     providers: ProvidersSettings = ProvidersSettings()
 
     @model_validator(mode="after")

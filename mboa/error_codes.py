@@ -66,6 +66,11 @@ ERROR_CODES: Final[dict[str, str]] = {
     "references are yours and unique. Retrieve that intent instead.",
     "payment_intent_unexpected_state": "The payment intent's status does not allow this action "
     "(e.g. confirming a succeeded intent, or canceling one while an attempt runs).",
+    # Payouts (issue 13 point 5)
+    "balance_insufficient": "The amount is above your available balance (collected money "
+    "becomes available after the settlement delay); ask for less, or wait.",
+    "payout_unexpected_state": "The payout's status does not allow this action (e.g. canceling "
+    "a payout already in transit, or approving one that needs no review).",
     # Idempotency
     "idempotency_key_invalid": "The Idempotency-Key header must be 1 to 255 printable characters.",
     "idempotency_key_in_use": "A request with the same Idempotency-Key is still being "

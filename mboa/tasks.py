@@ -16,6 +16,8 @@ TASK_MODULES = (
     "mboa.idempotency.tasks",
     "mboa.ledger.tasks",
     "mboa.payments.tasks",
+    # payouts (issue 13 point 5)
+    "mboa.payouts.tasks",
     "mboa.provider_events.tasks",
 )
 """Every domain's `tasks` module (a test checks that none is missing)."""

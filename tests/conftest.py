@@ -22,6 +22,9 @@ from tests.helpers import Api
 from tests.plugin import database_for, recreate, worker_index
 
 TABLES = [
+    # payouts (issue 13 point 5)
+    "disbursements",
+    "payouts",
     "events",
     "payment_attempts",
     "payment_intents",

@@ -64,3 +64,5 @@ class Prefix:
     event = "evt"
     payment_intent = "pi"
     payment_attempt = "pat"
+    payout = "po"
+    disbursement = "dsb"

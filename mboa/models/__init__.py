@@ -16,6 +16,7 @@ from mboa.models.ledger import (
 from mboa.models.merchant import MemberRole, Merchant, MerchantMember, MerchantStatus
 from mboa.models.outbox import OutboxMessage
 from mboa.models.payment import PaymentAttempt, PaymentIntent
+from mboa.models.payout import Disbursement, Payout
 from mboa.models.provider_event import CallbackResult, CallbackVerification, ProviderEvent
 from mboa.models.session import SpentRefreshToken, UserSession
 from mboa.models.user import User
@@ -26,6 +27,7 @@ __all__ = [
     "CallbackResult",
     "CallbackVerification",
     "Customer",
+    "Disbursement",
     "Event",
     "IdempotencyKey",
     "LedgerAccount",
@@ -42,6 +44,7 @@ __all__ = [
     "OutboxMessage",
     "PaymentAttempt",
     "PaymentIntent",
+    "Payout",
     "ProviderEvent",
     "SpentRefreshToken",
     "User",

@@ -53,6 +53,10 @@ CONFIRM_TASK = "providers.confirm_callback"
 PAYMENT_SYNC_TASK = "payments.sync_attempt"
 """Applies an operator's status to a payment attempt (`mboa.payments.tasks`)."""
 PAYMENT_ATTEMPT = f"{Prefix.payment_attempt}_"
+# payouts (issue 13 point 5)
+DISBURSEMENT_SYNC_TASK = "payouts.sync_disbursement"
+"""Applies an operator's status to a disbursement (`mboa.payouts.tasks`)."""
+DISBURSEMENT = f"{Prefix.disbursement}_"
 MAX_STORED_BODY = 64 * 1024
 """Real callbacks are a few hundred bytes (§1.9, §2.2); anything bigger is kept truncated."""
 KEPT_HEADERS = (
@@ -409,6 +413,14 @@ async def confirm(
                 PAYMENT_SYNC_TASK,
                 {"attempt_id": attempt_id},
                 job_id=f"{PAYMENT_SYNC_TASK}:{event_id}",
+            )
+        # payouts (issue 13 point 5): the same for our transfers (docs/payouts.md).
+        if recorded and attempt_id.startswith(DISBURSEMENT):
+            await enqueue(
+                session,
+                DISBURSEMENT_SYNC_TASK,
+                {"disbursement_id": attempt_id},
+                job_id=f"{DISBURSEMENT_SYNC_TASK}:{event_id}",
             )
     log.info(
         "provider_callback_confirmed",

@@ -1,0 +1,1 @@
+"""Payouts: money from a merchant's available balance to a mobile-money wallet (docs/payouts.md)."""
