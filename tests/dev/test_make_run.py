@@ -80,6 +80,24 @@ def _leftovers(data_dir: Path, *, grace_seconds: float = 30) -> list[str]:
         time.sleep(0.5)
 
 
+def _payment_succeeds(base: str, key: str, timeout: float = 60) -> dict[str, int]:
+    headers = {"Authorization": f"Bearer {key}"}
+    created = httpx.post(
+        f"{base}/v1/payment_intents",
+        json={"amount": 1500, "currency": "XAF", "phone": "670000000", "reference": "order-1"},
+        headers=headers,
+    )
+    assert created.status_code == 200, created.text
+    deadline = time.monotonic() + timeout
+    while True:
+        intent = httpx.get(f"{base}/v1/payment_intents/{created.json()['id']}", headers=headers)
+        body = intent.json()
+        if body["status"] == "succeeded" or time.monotonic() > deadline:
+            assert body["status"] == "succeeded", body
+            return {name: body[name] for name in ("amount_received", "fee", "net")}
+        time.sleep(0.5)
+
+
 def _stop(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGINT)  # what Ctrl-C sends
     process.wait(timeout=60)
@@ -103,6 +121,9 @@ def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
         assert httpx.get(f"{base}/metrics").status_code == 404
         metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
         assert "mboa_http_requests_total" in metrics.text
+        # A payment goes all the way through the processes `mboa up` started: API, worker,
+        # simulator (on the port this test chose), callback, ledger.
+        assert _payment_succeeds(base, key) == {"amount_received": 1500, "fee": 30, "net": 1470}
     finally:
         _stop(process)
     assert process.returncode == 0
