@@ -358,6 +358,7 @@ async def end_to_end(
     final = 0
     running = True
     room = asyncio.Event()
+    drained = asyncio.Event()
 
     async def client(index: int) -> None:
         nonlocal created, failures
@@ -387,6 +388,8 @@ async def end_to_end(
         while True:
             final, _ = await final_counts(owner, merchant_id)
             room.set()
+            if not running and final >= created:
+                drained.set()
             await asyncio.sleep(0.1)
 
     try:
@@ -402,9 +405,8 @@ async def end_to_end(
         room.set()
         await asyncio.gather(*clients)
         log(f"end to end: {created} created, draining")
-        deadline = time.perf_counter() + DRAIN
-        while final < created and time.perf_counter() < deadline:
-            await asyncio.sleep(0.5)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(drained.wait(), DRAIN)
         drained_in = round(time.perf_counter() - begin - window, 1)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -527,14 +529,16 @@ def profile(pid: int, seconds: float, path: str) -> subprocess.Popen[bytes] | No
         return None
     binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     return subprocess.Popen(
-        [binary, "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
-        + ["--duration", str(max(1, round(seconds))), "--rate", "200", "--output", path],
+        [
+            *(binary, "record", "--pid", str(pid), "--subprocesses", "--format", "raw"),
+            *("--duration", str(max(1, round(seconds))), "--rate", "200", "--output", path),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
 
 
-def main() -> None:  # noqa: PLR0915 (one linear script)
+def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is required: apt-get install -y wrk")
     os.environ.setdefault("MBOA_LOG__LEVEL", "INFO")
@@ -588,10 +592,12 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
             "BENCH_RAW_MERCHANT": create_merchant,
         }
         raw = start(
-            [sys.executable, "-m", "uvicorn", "raw_app:app", "--app-dir", str(raw_dir)]
-            + ["--host", "127.0.0.1", "--port", str(raw_port), "--workers", str(WORKERS)]
-            + ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
-            + ["--log-level", "warning"],
+            [
+                *(sys.executable, "-m", "uvicorn", "raw_app:app", "--app-dir", str(raw_dir)),
+                *("--host", "127.0.0.1", "--port", str(raw_port), "--workers", str(WORKERS)),
+                *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
+                *("--log-level", "warning"),
+            ],
             raw_env,
             "raw",
         )
