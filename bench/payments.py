@@ -355,7 +355,7 @@ async def end_to_end(
     owner = await asyncpg.connect(plain_url(owner_url))
     created = 0
     failures = 0
-    final = 0
+    final = succeeded = 0
     running = True
     room = asyncio.Event()
     drained = asyncio.Event()
@@ -384,9 +384,9 @@ async def end_to_end(
                     log(f"create failed: {status} {body[:300]!r}")
 
     async def watch() -> None:
-        nonlocal final
+        nonlocal final, succeeded
         while True:
-            final, _ = await final_counts(owner, merchant_id)
+            final, succeeded = await final_counts(owner, merchant_id)
             room.set()
             if not running and final >= created:
                 drained.set()
@@ -396,10 +396,10 @@ async def end_to_end(
         watcher = asyncio.create_task(watch())
         clients = [asyncio.create_task(client(i)) for i in range(CONNECTIONS)]
         await asyncio.sleep(WARMUP)
-        _, succeeded_0 = await final_counts(owner, merchant_id)
+        succeeded_0 = succeeded
         begin = time.perf_counter()
         await asyncio.sleep(SECONDS)
-        _, succeeded_1 = await final_counts(owner, merchant_id)
+        succeeded_1 = succeeded
         window = time.perf_counter() - begin
         running = False
         room.set()
