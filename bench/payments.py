@@ -21,7 +21,8 @@ URL whose database is recreated), Redis, `mboa api`, `mboa worker`, `mboa schedu
    the transaction, or were posted to the ledger other than once; then `ledger verify`.
 
 The last line printed is one JSON object. MBOA_BENCH_SECONDS=5 gives a smoke run;
-MBOA_BENCH_PYSPY=<file> records py-spy's raw stacks of the API during one create slice.
+MBOA_BENCH_PYSPY=<file> records py-spy's raw stacks of the API during one create slice,
+MBOA_BENCH_PYSPY_WORKER=<file> those of `mboa worker` during the end-to-end window.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ WORKERS = int(os.environ.get("MBOA_BENCH_API_WORKERS", "2"))
 INFLIGHT = int(os.environ.get("MBOA_BENCH_INFLIGHT", "400"))
 DRAIN = float(os.environ.get("MBOA_BENCH_DRAIN", "90"))
 PYSPY = os.environ.get("MBOA_BENCH_PYSPY")
+PYSPY_WORKER = os.environ.get("MBOA_BENCH_PYSPY_WORKER")
 DATABASE = "mboa_bench_payments"
 AMOUNT = 1500
 GOALS = {"create_ratio": 0.5, "create_rps": 1500, "create_p99_ms": 25, "e2e_per_s": 250}
@@ -350,7 +352,7 @@ def e2e_phone(number: int) -> str:
 
 
 async def end_to_end(
-    port: int, auth: str, owner_url: str, merchant_id: str, prefix: str
+    port: int, auth: str, owner_url: str, merchant_id: str, prefix: str, worker_pid: int
 ) -> dict[str, Any]:
     owner = await asyncpg.connect(plain_url(owner_url))
     created = 0
@@ -398,8 +400,11 @@ async def end_to_end(
         await asyncio.sleep(WARMUP)
         succeeded_0 = succeeded
         begin = time.perf_counter()
+        spy = profile(worker_pid, SECONDS, PYSPY_WORKER) if PYSPY_WORKER else None
         await asyncio.sleep(SECONDS)
         succeeded_1 = succeeded
+        if spy is not None:
+            await asyncio.to_thread(spy.wait)
         window = time.perf_counter() - begin
         running = False
         room.set()
@@ -668,7 +673,14 @@ def main() -> None:
         wait_ready(f"http://127.0.0.1:{mtn_port}/_sim/health", processes[-3])
         time.sleep(3)  # the worker connects to Redis and PostgreSQL
         e2e = asyncio.run(
-            end_to_end(api_port, f"Bearer {e2e_key}", database_url, e2e_merchant, f"e2e-{run}")
+            end_to_end(
+                api_port,
+                f"Bearer {e2e_key}",
+                database_url,
+                e2e_merchant,
+                f"e2e-{run}",
+                processes[-2].pid,
+            )
         )
         transactions = httpx.get(f"http://127.0.0.1:{mtn_port}/_sim/transactions", timeout=60)
         transactions.raise_for_status()
