@@ -45,15 +45,14 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ledger import run_verify  # noqa: E402
 from mboa.config import Settings, get_settings  # noqa: E402
 from mboa.dev.runtime import migrate  # noqa: E402
 from mboa.dev.servers import EmbeddedServers  # noqa: E402
-from mboa.ledger.verify import verify  # noqa: E402
 from mboa.postgres import Database, plain_url, with_database  # noqa: E402
 
 SECONDS = float(os.environ.get("MBOA_BENCH_SECONDS", "60"))
@@ -487,21 +486,6 @@ async def signup(settings: Settings, database_url: str, name: str) -> tuple[str,
         return merchant.id, next(s for _, s in keys if s.startswith("sk_test_"))
     finally:
         await db.dispose()
-
-
-async def run_verify(settings: Settings, owner_url: str) -> bool:
-    db = Database.connect(settings, owner_url, process="bench")
-    try:
-        async with db.platform_transaction() as session:
-            await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-            await session.execute(text("SET LOCAL statement_timeout = 0"))
-            report = await verify(
-                session, roles=[settings.database.app_role, settings.database.platform_role]
-            )
-    finally:
-        await db.dispose()
-    log(report.render())
-    return report.ok
 
 
 async def execute(owner_url: str, sql: str) -> str:
