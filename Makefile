@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint format bench bench-api-auth bench-ledger bench-ledger-cost bench-startup install clean-data
+.PHONY: run test lint format bench bench-api-auth bench-payments bench-ledger bench-ledger-cost bench-startup install clean-data
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -37,12 +37,18 @@ format: $(STAMP)
 	$(BIN)/ruff format mboa tests bench migrations scripts
 	$(BIN)/ruff check --fix mboa tests bench migrations scripts
 
-bench: bench-api-auth bench-ledger bench-ledger-cost bench-startup
+bench: bench-api-auth bench-payments bench-ledger bench-ledger-cost bench-startup
 
 ## Authenticated GET vs a bare FastAPI GET (needs wrk: installed here if missing).
 bench-api-auth: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk; }
 	$(BIN)/python bench/api_auth.py
+
+## Payment intents: create vs a bare FastAPI + asyncpg insert, then end to end through the
+## simulator (docs/benchmarks.md); MBOA_BENCH_SECONDS=5 for a smoke run.
+bench-payments: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y wrk; }
+	$(BIN)/python bench/payments.py
 
 ## Server instructions per ledger transfer at head (vs the counts in docs/benchmarks.md), by callgrind.
 bench-ledger-cost: $(STAMP)
