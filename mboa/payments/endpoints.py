@@ -28,7 +28,8 @@ PaymentsRead = Annotated[AuthSubject, Depends(ApiKeyAuth("payment_intents:read")
 PaymentsWrite = Annotated[AuthSubject, Depends(ApiKeyAuth("payment_intents:write"))]
 
 
-def _settings(request: Request) -> PaymentsSettings:
+async def _settings(request: Request) -> PaymentsSettings:
+    # async: a plain function would cost every request a hop through the thread pool.
     return get_state(request).settings.payments
 
 

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, select, update
 
 from mboa.kit.pagination import CreatedRange
 from mboa.kit.repository import RepositoryBase
@@ -17,11 +17,6 @@ class PaymentIntentRepository(RepositoryBase[PaymentIntent]):
 
     async def get_for_update(self, intent_id: str) -> PaymentIntent | None:
         return await self.session.get(PaymentIntent, intent_id, with_for_update=True)
-
-    async def reference_taken(self, reference: str) -> bool:
-        # Row-level security limits this to the request's merchant and mode.
-        statement = select(exists().where(PaymentIntent.reference == reference))
-        return bool((await self.session.execute(statement)).scalar())
 
     def list_statement(
         self,
