@@ -16,6 +16,8 @@ from mboa.ledger.endpoints import router as ledger_router
 from mboa.merchants.endpoints import router as merchants_router
 from mboa.payments.endpoints import router as payments_router
 from mboa.provider_events.endpoints import router as provider_events_router
+from mboa.refunds.endpoints import router as refunds_router  # refunds (issue 13 point 4)
+from mboa.refunds.endpoints import writes as refunds_writes_router
 from mboa.users.endpoints import me_router
 from mboa.users.endpoints import router as users_router
 
@@ -31,6 +33,9 @@ ROUTERS: list[APIRouter] = [
     me_router,
     provider_events_router,
     admin_router,
+    # refunds (issue 13 point 4)
+    refunds_router,
+    refunds_writes_router,
 ]
 
 

@@ -17,6 +17,8 @@ TASK_MODULES = (
     "mboa.ledger.tasks",
     "mboa.payments.tasks",
     "mboa.provider_events.tasks",
+    # refunds (issue 13 point 4)
+    "mboa.refunds.tasks",
 )
 """Every domain's `tasks` module (a test checks that none is missing)."""
 

@@ -22,6 +22,9 @@ from tests.helpers import Api
 from tests.plugin import database_for, recreate, worker_index
 
 TABLES = [
+    # refunds (issue 13 point 4)
+    "refund_disbursements",
+    "refunds",
     "events",
     "payment_attempts",
     "payment_intents",

@@ -11,7 +11,14 @@ from typing import Final
 from mboa.models import ApiKeyType, MemberRole
 
 # Resources of the public API that API keys act on.
-API_RESOURCES: Final = ("customers", "payment_intents", "account", "balance")
+API_RESOURCES: Final = (
+    "customers",
+    "payment_intents",
+    # refunds (issue 13 point 4): developers read them, only owners and admins send money out
+    "refunds",
+    "account",
+    "balance",
+)
 # Resources of account management, for people (the dashboard) only.
 ACCOUNT_RESOURCES: Final = ("team", "api_keys")
 

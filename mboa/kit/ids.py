@@ -64,3 +64,6 @@ class Prefix:
     event = "evt"
     payment_intent = "pi"
     payment_attempt = "pat"
+    # refunds (issue 13 point 4)
+    refund = "re"
+    refund_disbursement = "rdsb"

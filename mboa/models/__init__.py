@@ -17,6 +17,7 @@ from mboa.models.merchant import MemberRole, Merchant, MerchantMember, MerchantS
 from mboa.models.outbox import OutboxMessage
 from mboa.models.payment import PaymentAttempt, PaymentIntent
 from mboa.models.provider_event import CallbackResult, CallbackVerification, ProviderEvent
+from mboa.models.refund import Refund, RefundDisbursement  # refunds (issue 13 point 4)
 from mboa.models.session import SpentRefreshToken, UserSession
 from mboa.models.user import User
 
@@ -43,6 +44,8 @@ __all__ = [
     "PaymentAttempt",
     "PaymentIntent",
     "ProviderEvent",
+    "Refund",
+    "RefundDisbursement",
     "SpentRefreshToken",
     "User",
     "UserSession",
