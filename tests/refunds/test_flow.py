@@ -15,7 +15,7 @@ from mboa.ledger.posting import SourceType
 from mboa.ledger.service import ledger
 from mboa.payments.tasks import janitor
 from mboa.postgres import Database
-from mboa.refunds.tasks import check_pending
+from mboa.refunds.tasks import check_pending, sync_disbursement
 from mboa.simulator.run import RunningSimulators
 from mboa.worker import TaskContext
 from tests.helpers import Api, assert_error, bearer
@@ -184,8 +184,14 @@ async def test_a_failed_refund_releases_the_funds(
     assert await balance(api.http, key) == {"pending": 0, "available": 1470}
     assert (await intent_of(api.http, key, intent["id"]))["amount_refunded"] == 0
     assert await event_types(owner_connection, body["id"]) == ["refund.created", "refund.failed"]
-    # A late repeat of the answer changes nothing.
+    # A late repeat of the answer (a second callback, a status read) changes nothing.
+    disbursement = await owner_connection.fetchval(
+        "SELECT disbursement_id FROM refunds WHERE id = $1", body["id"]
+    )
+    assert await sync_disbursement(worker, {"disbursement_id": disbursement}) == "failed"
     assert await check_pending(worker, {}) == 0
+    assert await event_types(owner_connection, body["id"]) == ["refund.created", "refund.failed"]
+    assert await balance(api.http, key) == {"pending": 0, "available": 1470}
     await assert_verified(db, settings)
 
 
@@ -292,3 +298,31 @@ async def test_refund_routes_are_isolated_per_merchant_and_mode(
     live_refund = await refund(api.http, live, payment_intent=intent["id"], amount=100)
     assert_error(live_refund, 404, param="payment_intent")
     await wait_refund(api.http, key, body["id"], {"succeeded"})
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["+237670000012", "+237690000012", "+237670000010"],
+    ids=["mtn_transient_5xx", "orange_transient_5xx", "mtn_slow_answer"],
+)
+async def test_a_retry_resends_the_same_reference_and_refunds_once(
+    api: Api,
+    worker: TaskContext,
+    sims: RunningSimulators,
+    db: Database,
+    settings: Settings,
+    phone: str,
+) -> None:
+    account = await api.signup()
+    key = account.secret_key
+    intent = await create(api.http, key, phone=phone)
+    await wait_for(api.http, key, intent["id"], {"succeeded"}, within=20)
+    body = (await refund(api.http, key, payment_intent=intent["id"])).json()
+    done = await wait_refund(api.http, key, body["id"], {"succeeded"}, within=20)
+    engine = sims.mtn if done["destination"]["provider"] == "mtn_momo" else sims.orange
+    # The operator holds one transfer for the refund, under the reference we stored.
+    ours = [t for t in engine.transactions.values() if t.kind == "disbursement"]
+    ours = [t for t in ours if t.external_id and t.external_id.startswith("rdsb_")]
+    assert [(t.id, t.state) for t in ours] == [(done["operator_reference"], "succeeded")]
+    assert await balance(api.http, key) == {"pending": 0, "available": 0}
+    await assert_verified(db, settings)
