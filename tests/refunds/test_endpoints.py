@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -84,3 +86,24 @@ async def test_idempotency_key_replays_the_creation(
     assert second.headers.get("idempotent-replayed") == "true"
     assert first.json() == second.json()
     assert int(await owner_connection.fetchval("SELECT count(*) FROM refunds")) == 1
+
+
+async def test_concurrent_refunds_of_one_payment_never_exceed_what_it_received(
+    api: Api, worker: TaskContext, owner_connection: asyncpg.Connection
+) -> None:
+    account = await api.signup()
+    intent = await paid(api, account.secret_key, "+237670000000")
+    responses = await asyncio.gather(
+        *(
+            refund(api.http, account.secret_key, payment_intent=intent["id"], amount=1000)
+            for _ in range(4)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200, 400, 400, 400]
+    for response in responses:
+        if response.status_code == 400:
+            assert_error(response, 400, code="refund_amount_exceeds_refundable", param="amount")
+    refunded = await owner_connection.fetchval(
+        "SELECT amount_refunded FROM payment_intents WHERE id = $1", intent["id"]
+    )
+    assert refunded == 1000
