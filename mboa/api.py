@@ -19,6 +19,8 @@ from mboa.payouts.endpoints import admin_router as payouts_admin_router
 from mboa.payouts.endpoints import router as payouts_router
 from mboa.payouts.endpoints import writes as payouts_writes_router
 from mboa.provider_events.endpoints import router as provider_events_router
+from mboa.refunds.endpoints import router as refunds_router  # refunds (issue 13 point 4)
+from mboa.refunds.endpoints import writes as refunds_writes_router
 from mboa.users.endpoints import me_router
 from mboa.users.endpoints import router as users_router
 
@@ -38,6 +40,9 @@ ROUTERS: list[APIRouter] = [
     payouts_router,
     payouts_writes_router,
     payouts_admin_router,
+    # refunds (issue 13 point 4)
+    refunds_router,
+    refunds_writes_router,
 ]
 
 

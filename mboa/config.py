@@ -181,6 +181,18 @@ class PayoutsSettings(BaseModel):
     janitor_batch: int = Field(default=200, ge=1, le=10_000)
 
 
+# refunds (issue 13 point 4)
+class RefundsSettings(BaseModel):
+    """Refunds (docs/refunds.md)."""
+
+    status_check_after_seconds: float = Field(default=30, gt=0)
+    """A refund still with the operator this long after it was sent gets its status read (a
+    lost callback), then again with exponential backoff…"""
+    status_check_max_interval_seconds: float = Field(default=1800, gt=0)
+    """…up to this interval between two reads."""
+    janitor_batch: int = Field(default=200, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MBOA_",
@@ -209,6 +221,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     payments: PaymentsSettings = PaymentsSettings()
     payouts: PayoutsSettings = PayoutsSettings()
+    refunds: RefundsSettings = RefundsSettings()  # refunds (issue 13 point 4)
     providers: ProvidersSettings = ProvidersSettings()
 
     @model_validator(mode="after")

@@ -71,6 +71,14 @@ ERROR_CODES: Final[dict[str, str]] = {
     "becomes available after the settlement delay); ask for less, or wait.",
     "payout_unexpected_state": "The payout's status does not allow this action (e.g. canceling "
     "a payout already in transit, or approving one that needs no review).",
+    # Refunds (issue 13 point 4)
+    "refund_amount_invalid": "A refund's amount must be a positive integer in XAF.",
+    "refund_amount_exceeds_refundable": "The amount is above what is left to refund on this "
+    "payment (what was received, less the refunds pending or made).",
+    "refund_balance_insufficient": "Your balance cannot cover this refund, even with this "
+    "payment's own pending funds; refund less, or wait for other payments to settle.",
+    "payment_intent_not_refundable": "The payment intent received no money (or has no wallet "
+    "to give it back to), so there is nothing to refund.",
     # Idempotency
     "idempotency_key_invalid": "The Idempotency-Key header must be 1 to 255 printable characters.",
     "idempotency_key_in_use": "A request with the same Idempotency-Key is still being "

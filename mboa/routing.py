@@ -212,6 +212,14 @@ class PlatformRoute(ApiRoute):
         return get_state(request).db.platform_sessions
 
 
+class LedgerWriteRoute(PlatformRoute):
+    """A merchant's API-key route whose transaction writes the ledger (a payout's or a refund's
+    reservation): only the platform role may call the ledger's write functions, so the session
+    is the platform role's, without row-level security. The service therefore states the
+    caller's merchant and mode on every row it reads or writes (tenant-isolation tests cover
+    each such route)."""
+
+
 class OperatorCallbackRoute(PlatformRoute):
     """Where operators call us back: whatever they add to the URL is theirs, not a mistake of a
     developer's; the stored body and the status read decide (docs/providers-wire.md §1.9, §2.1)."""

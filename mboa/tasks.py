@@ -19,6 +19,8 @@ TASK_MODULES = (
     # payouts (issue 13 point 5)
     "mboa.payouts.tasks",
     "mboa.provider_events.tasks",
+    # refunds (issue 13 point 4)
+    "mboa.refunds.tasks",
 )
 """Every domain's `tasks` module (a test checks that none is missing)."""
 

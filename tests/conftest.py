@@ -25,6 +25,9 @@ TABLES = [
     # payouts (issue 13 point 5)
     "disbursements",
     "payouts",
+    # refunds (issue 13 point 4)
+    "refund_disbursements",
+    "refunds",
     "events",
     "payment_attempts",
     "payment_intents",

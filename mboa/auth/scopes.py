@@ -16,6 +16,8 @@ API_RESOURCES: Final = (
     "payment_intents",
     # payouts (issue 13 point 5): developers read them, only owners and admins send money out
     "payouts",
+    # refunds (issue 13 point 4): developers read them, only owners and admins send money out
+    "refunds",
     "account",
     "balance",
 )

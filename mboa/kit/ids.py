@@ -66,3 +66,6 @@ class Prefix:
     payment_attempt = "pat"
     payout = "po"
     disbursement = "dsb"
+    # refunds (issue 13 point 4)
+    refund = "re"
+    refund_disbursement = "rdsb"

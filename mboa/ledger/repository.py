@@ -112,6 +112,17 @@ class LedgerRepository(RepositoryBase[LedgerTransaction]):
         )
         return list(rows.all())
 
+    async def settlement_of(self, transaction_id: str) -> Any | None:
+        """The settlement-queue row of one collection (None once settled or reversed)."""
+        rows = await self.session.execute(
+            text(
+                "SELECT transaction_id, merchant_id, livemode, currency, amount, available_on"
+                " FROM ledger_settlement_queue WHERE transaction_id = :id"
+            ),
+            {"id": transaction_id},
+        )
+        return rows.first()
+
     # Merchant-facing reads: under the API role, row-level security limits rows to the tenant.
 
     async def merchant_accounts(self) -> list[LedgerAccount]:

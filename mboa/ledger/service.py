@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -382,33 +382,7 @@ class LedgerService:
         A refused settlement (logged) stays queued and is tried again on the next run; the walk
         goes on past it, so it never holds back the collections behind it."""
         rows = await LedgerRepository.from_session(session).due_settlements(now, limit, after)
-        postings = [
-            Posting(
-                idempotency_key=f"settle:{row.transaction_id}",
-                type=SourceType.settlement,
-                currency=row.currency,
-                livemode=row.livemode,
-                merchant_id=row.merchant_id,
-                parent_id=row.transaction_id,
-                link=Link.settle,
-                legs=[
-                    Leg(
-                        merchant_account(
-                            row.merchant_id, row.livemode, row.currency, AccountKind.pending
-                        ),
-                        -row.amount,
-                    ),
-                    Leg(
-                        merchant_account(
-                            row.merchant_id, row.livemode, row.currency, AccountKind.available
-                        ),
-                        row.amount,
-                    ),
-                ],
-            )
-            for row in rows
-            if row.amount > 0
-        ]
+        postings = [_settlement(row) for row in rows if row.amount > 0]
         results = await self.post(session, postings)
         for posting, result in zip(postings, results, strict=True):
             if not result.ok:
@@ -420,6 +394,17 @@ class LedgerService:
             settled=sum(1 for result in results if result.ok),
             last=(rows[-1].available_on, rows[-1].transaction_id) if rows else None,
         )
+
+    async def settle_now(self, session: AsyncSession, transaction_id: str) -> PostingResult | None:
+        """Settle one collection at once, before its `available_on`: its net moves from pending
+        to available, exactly as the settlement job would move it (same posting, same key, so
+        the job later finds it settled). None when it is not waiting in the queue (settled,
+        reversed, or a zero net). A refund draws on its payment's pending funds this way
+        (docs/refunds.md, "Funding")."""
+        row = await LedgerRepository.from_session(session).settlement_of(transaction_id)
+        if row is None or row.amount <= 0:
+            return None
+        return (await self.post(session, [_settlement(row)]))[0]
 
     # ── reading ─────────────────────────────────────────────────────────────────────────────
 
@@ -561,6 +546,31 @@ class LedgerService:
             legs=[Leg(row.account, row.amount, EntryKind.release) for row in holds],
             **_shown(merchant_type.failed() if merchant_type else None, returned),
         )
+
+
+def _settlement(row: Any) -> Posting:
+    """A queued collection's net, from the merchant's pending balance to the available one."""
+    return Posting(
+        idempotency_key=f"settle:{row.transaction_id}",
+        type=SourceType.settlement,
+        currency=row.currency,
+        livemode=row.livemode,
+        merchant_id=row.merchant_id,
+        parent_id=row.transaction_id,
+        link=Link.settle,
+        legs=[
+            Leg(
+                merchant_account(row.merchant_id, row.livemode, row.currency, AccountKind.pending),
+                -row.amount,
+            ),
+            Leg(
+                merchant_account(
+                    row.merchant_id, row.livemode, row.currency, AccountKind.available
+                ),
+                row.amount,
+            ),
+        ],
+    )
 
 
 class _Shown(TypedDict):

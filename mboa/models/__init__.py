@@ -18,6 +18,7 @@ from mboa.models.outbox import OutboxMessage
 from mboa.models.payment import PaymentAttempt, PaymentIntent
 from mboa.models.payout import Disbursement, Payout
 from mboa.models.provider_event import CallbackResult, CallbackVerification, ProviderEvent
+from mboa.models.refund import Refund, RefundDisbursement  # refunds (issue 13 point 4)
 from mboa.models.session import SpentRefreshToken, UserSession
 from mboa.models.user import User
 
@@ -46,6 +47,8 @@ __all__ = [
     "PaymentIntent",
     "Payout",
     "ProviderEvent",
+    "Refund",
+    "RefundDisbursement",
     "SpentRefreshToken",
     "User",
     "UserSession",

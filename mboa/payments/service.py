@@ -74,6 +74,8 @@ log = structlog.get_logger("mboa.payments")
 
 INITIATE_TASK = "payments.initiate"
 SYNC_TASK = "payments.sync_attempt"
+REFUND_LATE_SUCCESS_TASK = "refunds.refund_late_success"
+"""Refunds a late success (`mboa.refunds.tasks`; docs/refunds.md)."""
 
 ERRORS: dict[FailureCode | None, tuple[str, str, str]] = {
     FailureCode.insufficient_funds: (
@@ -659,6 +661,13 @@ class PaymentIntentService:
             assert Status(intent.status) in LATE_SUCCESS, intent.status
             intent.refund_due = True
             await self._event(session, "payment_intent.late_success", intent, attempt)
+            # refunds (issue 13 point 4): give it back automatically (docs/refunds.md).
+            await enqueue(
+                session,
+                REFUND_LATE_SUCCESS_TASK,
+                {"payment_intent": intent.id},
+                job_id=f"{REFUND_LATE_SUCCESS_TASK}:{intent.id}:{attempt.id}",
+            )
 
     async def expire(self, session: AsyncSession, intent_id: str) -> bool:
         """Cancel one intent past `expires_at` (janitor); its pending attempt stays watched."""

@@ -21,14 +21,8 @@ from mboa.kit.schemas import ListObject
 from mboa.payouts.schemas import Payout, PayoutCreate
 from mboa.payouts.service import payout as payout_service
 from mboa.payouts.states import Status
-from mboa.routing import ApiRoute, PlatformRoute, SessionDep
+from mboa.routing import ApiRoute, LedgerWriteRoute, PlatformRoute, SessionDep
 from mboa.state import get_state
-
-
-class LedgerWriteRoute(PlatformRoute):
-    """A tenant route (API key) whose transaction writes the ledger: the platform role's session,
-    scoped by the service to the caller's merchant and mode."""
-
 
 router = APIRouter(prefix="/payouts", tags=["Payouts"], route_class=ApiRoute)
 writes = APIRouter(prefix="/payouts", tags=["Payouts"], route_class=LedgerWriteRoute)

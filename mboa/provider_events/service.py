@@ -57,6 +57,10 @@ PAYMENT_ATTEMPT = f"{Prefix.payment_attempt}_"
 DISBURSEMENT_SYNC_TASK = "payouts.sync_disbursement"
 """Applies an operator's status to a disbursement (`mboa.payouts.tasks`)."""
 DISBURSEMENT = f"{Prefix.disbursement}_"
+# refunds (issue 13 point 4)
+REFUND_SYNC_TASK = "refunds.sync_disbursement"
+"""Applies an operator's status to a refund's transfer (`mboa.refunds.tasks`)."""
+REFUND_DISBURSEMENT = f"{Prefix.refund_disbursement}_"
 MAX_STORED_BODY = 64 * 1024
 """Real callbacks are a few hundred bytes (§1.9, §2.2); anything bigger is kept truncated."""
 KEPT_HEADERS = (
@@ -421,6 +425,14 @@ async def confirm(
                 DISBURSEMENT_SYNC_TASK,
                 {"disbursement_id": attempt_id},
                 job_id=f"{DISBURSEMENT_SYNC_TASK}:{event_id}",
+            )
+        # refunds (issue 13 point 4): the same for a refund's transfer (docs/refunds.md).
+        if recorded and attempt_id.startswith(REFUND_DISBURSEMENT):
+            await enqueue(
+                session,
+                REFUND_SYNC_TASK,
+                {"disbursement_id": attempt_id},
+                job_id=f"{REFUND_SYNC_TASK}:{event_id}",
             )
     log.info(
         "provider_callback_confirmed",

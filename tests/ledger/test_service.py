@@ -493,3 +493,38 @@ class TestOneStatementTransfer:
             # A posted transaction holds nothing: the general function refuses it as a whole.
             assert result.outcome is Outcome.invalid
             assert (await ledger.balance(session, available)).balance == 0
+
+
+# refunds (issue 13 point 4): one collection settled at once (a refund drawing on its funds)
+class TestSettleNow:
+    async def test_settles_one_collection_once_and_the_job_finds_it_done(
+        self, ledger_db: Database, settings: Settings
+    ) -> None:
+        db = ledger_db
+        async with db.platform_transaction() as session:
+            first = await ledger.post_collection(
+                session, merchant_id=M, livemode=False, operator="mtn_momo", amount=10_000,
+                currency="XAF", source="pi_now_1", idempotency_key="collect:pi_now_1",
+            )  # fmt: skip
+            await ledger.post_collection(
+                session, merchant_id=M, livemode=False, operator="mtn_momo", amount=5_000,
+                currency="XAF", source="pi_now_2", idempotency_key="collect:pi_now_2",
+            )  # fmt: skip
+        pending = merchant_account(M, False, "XAF", AccountKind.pending)
+        available = merchant_account(M, False, "XAF", AccountKind.available)
+        async with db.platform_transaction() as session:
+            settled = await ledger.settle_now(session, first.transaction_id)
+            assert settled is not None
+            assert settled.outcome is Outcome.created
+        async with db.platform_transaction() as session:
+            # Only that collection moved; the other one waits for its day.
+            assert (await ledger.balance(session, available)).balance == 9_800
+            assert (await ledger.balance(session, pending)).balance == 4_900
+            # Not queued any more: a second call and the job leave it alone.
+            assert await ledger.settle_now(session, first.transaction_id) is None
+            assert await ledger.settle_due(session, now=utc_now() + dt.timedelta(days=2)) == 1
+        async with db.platform_transaction() as session:
+            assert (await ledger.balance(session, available)).balance == 14_700
+            assert (await ledger.balance(session, pending)).balance == 0
+            assert await ledger.settle_now(session, "txn_unknown") is None
+        await assert_verified(db, settings)

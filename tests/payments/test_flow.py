@@ -277,13 +277,18 @@ async def test_a_success_after_expiry_is_counted_once_and_flagged_for_refund(
     late = await wait_for(
         api.http, key, intent["id"], {"canceled"}, attempt_status="succeeded", within=10
     )
-    assert late["refund_due"] is True
     assert late["amount_received"] == 1500
     assert late["net"] == 1470
     assert await collections(owner_connection, intent["id"]) == 1
-    assert await balance(api.http, key) == {"pending": 1470, "available": 0}
     types = await event_types(owner_connection, intent["id"])
     assert types[-2:] == ["payment_intent.canceled", "payment_intent.late_success"]
+    # The flag as the success was applied (the automatic refund clears it right after:
+    # tests/refunds/test_flow.py).
+    snapshot = await owner_connection.fetchval(
+        "SELECT data FROM events WHERE object_id = $1 AND type = 'payment_intent.late_success'",
+        intent["id"],
+    )
+    assert orjson.loads(snapshot)["object"]["refund_due"] is True
     # A janitor pass afterwards changes nothing.
     await janitor(worker, {})
     assert await collections(owner_connection, intent["id"]) == 1

@@ -1,0 +1,1 @@
+"""Refunds: money given back to a payer (docs/refunds.md)."""
