@@ -183,7 +183,19 @@ class EmbeddedPostgres:
         if not self.started_here and not (force and (self.pgdata / "postmaster.pid").exists()):
             return
         subprocess.run(
-            [str(_pg_bin("pg_ctl")), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
+            # -t: a loaded host can take a while to write the shutdown checkpoint; "stopped" must
+            # mean stopped.
+            [
+                str(_pg_bin("pg_ctl")),
+                "-D",
+                str(self.pgdata),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "180",
+                "stop",
+            ],
             capture_output=True,
             user=_run_as(),
             check=False,

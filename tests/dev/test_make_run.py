@@ -65,7 +65,7 @@ def _secret_key(process: subprocess.Popen[str], timeout: float, log: Path) -> st
     raise AssertionError(f"no sk_test_ key printed in time; stderr ends:\n{_tail(log)}")
 
 
-def _leftovers(data_dir: Path, *, grace_seconds: float = 30) -> list[str]:
+def _leftovers(data_dir: Path, *, grace_seconds: float = 60) -> list[str]:
     """Processes still running on this data directory once `grace_seconds` have passed (a
     server's own shutdown can outlast its parent's exit by a moment on a loaded host)."""
     deadline = time.monotonic() + grace_seconds
@@ -76,6 +76,10 @@ def _leftovers(data_dir: Path, *, grace_seconds: float = 30) -> list[str]:
             if str(data_dir) in cmdline:
                 found.append(cmdline)
         if not found or time.monotonic() > deadline:
+            if found:  # say who still held the servers, and what mboa up said last
+                users = data_dir / "dev" / "users"
+                held = sorted(p.name for p in users.iterdir()) if users.exists() else []
+                found.append(f"registered users: {held}")
             return found
         time.sleep(0.5)
 
