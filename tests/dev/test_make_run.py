@@ -150,6 +150,9 @@ def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
     # A child that cannot start (here the API, its port taken) stops everything with a non-zero
     # exit and names the process, rather than waiting or exiting 0 without a banner.
     with socket.socket() as taken:
+        # The earlier runs' connections may leave the port in TIME_WAIT: that must not stop us
+        # from listening on it (an active listener still makes the API's bind fail).
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         taken.bind(("127.0.0.1", port))
         taken.listen()
         process = _start(data_dir, port, log)
