@@ -160,7 +160,7 @@ class EmbeddedPostgres:
                 str(self.pgdata),
                 "-w",
                 "-t",
-                "60",
+                "180",  # a loaded host may replay a crashed server's WAL for a while
                 "-l",
                 str(log_file),
                 "-o",
