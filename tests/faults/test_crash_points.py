@@ -56,8 +56,19 @@ async def test_a_worker_killed_at_a_crash_point_loses_and_doubles_nothing(
     account = await api.signup()
     key = account.secret_key
     await fund(db, account.merchant_id, 10_000)
+    phones = [MTN_OK, MTN_OK_2, ORANGE_OK, MTN_BROKE]
+    if point == "after_operator_call":
+        # The payers answer after the dead worker's job is retried, so the retry re-sends the
+        # call (same reference: MTN answers 409) rather than finding a callback's result.
+        for url in (sims.mtn_url, sims.orange_url):
+            response = await api.http.patch(
+                f"{url}/_sim/settings",
+                json={"auto_approve_seconds": 6, "approval_window_seconds": 30},
+            )
+            assert response.status_code == 200, response.text
+        phones[2] = MTN_OK  # only MTN: every call cut off is re-sent, never read first
     doomed = workers.start(crash_at=point)
-    for n, phone in enumerate([MTN_OK, MTN_OK_2, ORANGE_OK, MTN_BROKE]):
+    for n, phone in enumerate(phones):
         await create_intent(api.http, key, phone, n)
     await _payout(api, key)
 
@@ -67,6 +78,13 @@ async def test_a_worker_killed_at_a_crash_point_loses_and_doubles_nothing(
     intents = await all_final(owner_connection)
 
     assert [r["status"] for r in intents].count("succeeded") == 3
+    if point == "after_operator_call":
+        sends = [
+            r
+            for r in sims.mtn.requests
+            if r.method == "POST" and r.path.endswith(("/requesttopay", "/transfer"))
+        ]
+        assert len(sends) > 5, "no call was re-sent"  # 4 attempts and 1 transfer, sent again
     assert await owner_connection.fetchval("SELECT status FROM payouts") == "paid"
     await assert_matches_simulators(owner_connection, sims)
     await assert_verified(db, settings)
@@ -166,12 +184,18 @@ async def test_duplicate_late_and_out_of_order_callbacks_change_nothing(
     before = await snapshot()
     sent = list(sims.mtn.callbacks) + list(sims.orange.callbacks)
     assert len(sent) == 2
+    stored = "SELECT count(*), coalesce(sum(duplicate_count), 0) FROM provider_events"
+    rows, duplicates = await owner_connection.fetchrow(stored)
     async with httpx.AsyncClient(timeout=10) as client:
         for callback in sent:
             for _ in range(2):  # the same callback again, twice
-                await client.request(callback.method, callback.url, json=callback.body)
+                response = await client.request(callback.method, callback.url, json=callback.body)
+                assert response.status_code == 200, response.text
             stale = _as_failure(callback.body)  # a failure after the success, out of order
-            await client.request(callback.method, callback.url, json=stale)
+            response = await client.request(callback.method, callback.url, json=stale)
+            assert response.status_code == 200, response.text
+    # All of them reached our callback route: the replays counted, each stale one stored.
+    assert tuple(await owner_connection.fetchrow(stored)) == (rows + 2, duplicates + 4)
     await asyncio.sleep(3)  # long enough for any confirmation the worker would run
     assert await snapshot() == before
     await assert_matches_simulators(owner_connection, sims)
