@@ -16,9 +16,11 @@ import asyncpg
 import httpx
 import pytest
 
+from mboa.config import Settings
+from mboa.postgres import Database
 from mboa.simulator.run import RunningSimulators
 from tests.helpers import bearer
-from tests.ledger.conftest import ledger_db
+from tests.ledger.conftest import assert_verified, ledger_db
 from tests.providers.conftest import _fresh_state, sims
 
 __all__ = ["_fresh_state", "ledger_db", "sims"]
@@ -153,9 +155,12 @@ async def all_final(owner: asyncpg.Connection, *, within: float = 40.0) -> list[
 _SIM_STATE = {"succeeded": "succeeded", "failed": "failed"}
 
 
-async def assert_matches_simulators(owner: asyncpg.Connection, sims: RunningSimulators) -> None:
+async def assert_matches_simulators(
+    owner: asyncpg.Connection, sims: RunningSimulators, db: Database, settings: Settings
+) -> None:
     """Each attempt and transfer is exactly one operator transaction (one reference), in the
-    state the simulator holds; each success is on the ledger exactly once."""
+    state the simulator holds; each success is on the ledger exactly once; `ledger verify`
+    passes."""
     sim_txs = list(sims.mtn.transactions.values()) + list(sims.orange.transactions.values())
     by_external: dict[str, list[Any]] = {}
     for tx in sim_txs:
@@ -201,6 +206,7 @@ async def assert_matches_simulators(owner: asyncpg.Connection, sims: RunningSimu
         )
         assert floated == (1 if d["status"] == "succeeded" else 0)
         assert d["payout_status"] == ("paid" if d["status"] == "succeeded" else "failed")
+    await assert_verified(db, settings)
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from tests.faults.conftest import (
     create_intent,
 )
 from tests.helpers import Api, bearer
-from tests.ledger.conftest import assert_verified
 from tests.payouts.helpers import fund
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ledger_db")]
@@ -86,8 +85,7 @@ async def test_a_worker_killed_at_a_crash_point_loses_and_doubles_nothing(
         ]
         assert len(sends) > 5, "no call was re-sent"  # 4 attempts and 1 transfer, sent again
     assert await owner_connection.fetchval("SELECT status FROM payouts") == "paid"
-    await assert_matches_simulators(owner_connection, sims)
-    await assert_verified(db, settings)
+    await assert_matches_simulators(owner_connection, sims, db, settings)
     assert time.monotonic() - started < 60
 
 
@@ -147,8 +145,7 @@ async def test_relay_killed_between_redis_and_its_mark_runs_each_job_once(
     workers.start()
     intents = await all_final(owner_connection)
     assert [r["status"] for r in intents] == ["succeeded"] * 3
-    await assert_matches_simulators(owner_connection, sims)
-    await assert_verified(db, settings)
+    await assert_matches_simulators(owner_connection, sims, db, settings)
     collect_calls = [
         r for r in sims.mtn.requests if r.method == "POST" and "requesttopay" in r.path
     ]
@@ -198,8 +195,7 @@ async def test_duplicate_late_and_out_of_order_callbacks_change_nothing(
     assert tuple(await owner_connection.fetchrow(stored)) == (rows + 2, duplicates + 4)
     await asyncio.sleep(3)  # long enough for any confirmation the worker would run
     assert await snapshot() == before
-    await assert_matches_simulators(owner_connection, sims)
-    await assert_verified(db, settings)
+    await assert_matches_simulators(owner_connection, sims, db, settings)
 
 
 def _as_failure(body: dict[str, Any]) -> dict[str, Any]:

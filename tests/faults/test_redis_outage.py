@@ -27,7 +27,6 @@ from tests.faults.conftest import (
     create_intent,
 )
 from tests.helpers import Api
-from tests.ledger.conftest import assert_verified
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ledger_db")]
 
@@ -126,8 +125,7 @@ async def test_redis_restarted_mid_run_delays_payments_and_loses_none(
             await owner_connection.fetchval("SELECT count(*) FROM outbox WHERE relayed_at IS NULL")
             == 0
         )
-        await assert_matches_simulators(owner_connection, sims)
-        await assert_verified(db, settings)
+        await assert_matches_simulators(owner_connection, sims, db, settings)
     finally:
         workers.stop_all()
         redis.stop()
