@@ -141,6 +141,10 @@ class WorkerSettings(BaseModel):
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
     queue_prefix: str = "mboa"
+    lock_duration_ms: int = Field(default=30_000, ge=100)
+    """BullMQ job lock: a job whose worker died is taken up again once its lock lapses…"""
+    stalled_interval_ms: int = Field(default=30_000, ge=100)
+    """…and the next stalled-jobs check (every this many ms) finds it."""
 
 
 class PaymentsSettings(BaseModel):

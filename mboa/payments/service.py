@@ -25,6 +25,7 @@ from mboa.customers.service import customer as customer_service
 from mboa.events.service import event as event_service
 from mboa.exceptions import BadRequest
 from mboa.kit.db import sqlstate
+from mboa.kit.faults import crash_point
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.pagination import CreatedRange, ListParams
 from mboa.kit.time import utc_now
@@ -455,6 +456,7 @@ class PaymentIntentService:
         )
         try:
             result = await provider.collect(request)
+            crash_point("after_operator_call")
         except ProviderError as exc:
             internal = isinstance(exc, ProviderInternalError)
             if (exc.retryable or exc.outcome_unknown) and not internal and not final_try:
@@ -610,6 +612,7 @@ class PaymentIntentService:
                 intent.last_payment_error = payment_error(result.failure_code, result.raw_reason)
                 await self._event(session, "payment_intent.payment_failed", intent, attempt)
         await session.flush()
+        crash_point("before_commit")
         log.info(
             "payment_attempt_final",
             attempt_id=attempt.id,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mboa.auth.subject import AuthSubject
 from mboa.config import PayoutsSettings
 from mboa.events.service import event as event_service
+from mboa.kit.faults import crash_point
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.pagination import CreatedRange, ListParams
 from mboa.kit.time import utc_now
@@ -430,6 +431,7 @@ class PayoutService:
         )
         try:
             result = await provider.disburse(request)
+            crash_point("after_operator_call")
         except (ProviderRejected, InvalidRequest, ProviderConfigurationError) as exc:
             # Refused before any money moved.
             result = TransactionResult(
@@ -618,6 +620,7 @@ class PayoutService:
             disbursement.failure_code = (result.failure_code or FailureCode.unknown).value
             await self._fail(session, payout, disbursement, _failure(result.failure_code), now)
         await session.flush()
+        crash_point("before_commit")
         log.info(
             "payout_final", payout=payout.id, disbursement_id=disbursement.id, status=payout.status
         )

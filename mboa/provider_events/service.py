@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mboa.exceptions import NotFound
+from mboa.kit.faults import crash_point
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.time import utc_now
 from mboa.models import CallbackResult, CallbackVerification
@@ -400,6 +401,7 @@ async def confirm(
         outcome = Outcome(CallbackResult.error, None, _error_detail(exc))
     else:
         outcome = await _read_status(provider, note, attempt_id, final_try=final_try)
+    crash_point("in_callback")  # status read, not yet recorded nor handed to the payment
 
     async with db.platform_transaction() as session:
         recorded = await ProviderEventRepository.from_session(session).record_result(

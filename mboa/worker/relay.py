@@ -12,6 +12,7 @@ from bullmq import Queue
 
 from mboa.config import Settings
 from mboa.kit.cancellation import cancel_and_wait
+from mboa.kit.faults import crash_point
 from mboa.kit.time import utc_now
 from mboa.postgres import Database, plain_url
 from mboa.tasks import load_tasks
@@ -71,6 +72,8 @@ class OutboxRelay:
                     log.warning("outbox_relay_failed", task=message.task, error=repr(exc))
                     break
                 done.setdefault(definition.queue, []).append(message.id)
+            if done:
+                crash_point("relay_before_mark")  # in BullMQ, the rows not yet marked relayed
             await repository.mark_relayed(done, utc_now())
             relayed = sum(len(ids) for ids in done.values())
         return relayed

@@ -75,6 +75,8 @@ async def run_worker(
                 "connection": redis_url,
                 "prefix": settings.worker.queue_prefix,
                 "concurrency": settings.worker.concurrency,
+                "lockDuration": settings.worker.lock_duration_ms,
+                "stalledInterval": settings.worker.stalled_interval_ms,
             },
         )
         for queue in queues
