@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mboa.auth.subject import AuthSubject
 from mboa.config import RefundsSettings
 from mboa.events.service import event as event_service
+from mboa.kit.faults import crash_point
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.pagination import CreatedRange, ListParams
 from mboa.kit.time import utc_now
@@ -397,6 +398,7 @@ class RefundService:
         )
         try:
             result = await provider.disburse(request)
+            crash_point("after_operator_call")
         except (ProviderRejected, InvalidRequest, ProviderConfigurationError) as exc:
             # Refused before any money moved.
             result = TransactionResult(
@@ -536,6 +538,7 @@ class RefundService:
                 intent.refund_due = True  # support finds it again (docs/payments.md)
             await self._event(session, "refund.failed", refund, disbursement)
         await session.flush()
+        crash_point("before_commit")
         log.info(
             "refund_final", refund=refund.id, disbursement_id=disbursement.id, status=refund.status
         )
