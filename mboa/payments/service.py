@@ -214,7 +214,7 @@ class PaymentIntentService:
         # this flush: one round trip less than asking first, and the same answer when two
         # requests race. Each snapshot is rendered once, before the flush (it needs nothing
         # from PostgreSQL); the rest (the attempt, both events in one statement) is written by
-        # the route's flush with the stored response.
+        # the flush of the route's commit, after the stored response.
         created = as_object(intent, None)
         attempt = None
         if body.phone is not None or body.provider is ProviderName.orange_money:

@@ -65,8 +65,8 @@ async def test_create_with_phone_round_trips(api: Api) -> None:
         )
     assert response.status_code == 200, response.text
     # The key's claim (BEGIN, set_config, INSERT, COMMIT), then BEGIN, set_config, the intent
-    # (inserted once, already processing), the outbox job, and the route's flush: the stored
-    # response, both events in one statement, the attempt; COMMIT. 15 before 2026-12-04.
+    # (inserted once, already processing), the outbox job, the stored response, then the
+    # commit's flush: both events in one statement, the attempt; COMMIT. 15 before 2026-12-04.
     assert len(sent) <= 12, sent
     assert sum(s.startswith("UPDATE payment_intents") for s in sent) == 0, sent
     assert sum(s.startswith("INSERT INTO events") for s in sent) == 1, sent
