@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mboa.events.repository import EventRepository
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.time import utc_now
 from mboa.models import Event
@@ -23,6 +22,21 @@ class EventService:
         snapshot: dict[str, Any],
     ) -> Event:
         """`snapshot` is the object as the API renders it (JSON-ready, with its `id`)."""
+        return self.add(
+            session, merchant_id=merchant_id, livemode=livemode, type=type, snapshot=snapshot
+        )
+
+    def add(
+        self,
+        session: AsyncSession,
+        *,
+        merchant_id: str,
+        livemode: bool,
+        type: str,
+        snapshot: dict[str, Any],
+    ) -> Event:
+        """`record` without awaiting: the event is written with the session's next flush
+        (events of one flush go to PostgreSQL in one statement)."""
         event = Event(
             id=new_id(Prefix.event),
             merchant_id=merchant_id,
@@ -32,7 +46,8 @@ class EventService:
             data={"object": snapshot},
             created_at=utc_now(),
         )
-        return await EventRepository.from_session(session).add(event, flush=False)
+        session.add(event)
+        return event
 
 
 event = EventService()

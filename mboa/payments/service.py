@@ -209,6 +209,16 @@ class PaymentIntentService:
             amount_refunded=0,
             refund_due=False,
         )
+        # The intent is inserted once, already `processing` with its attempt when it has one
+        # (no INSERT then UPDATE). A reference already taken is found by the unique index on
+        # this flush: one round trip less than asking first, and the same answer when two
+        # requests race. Each snapshot is rendered once, before the flush (it needs nothing
+        # from PostgreSQL); the rest (the attempt, both events in one statement) is written by
+        # the flush of the route's commit, after the stored response.
+        created = as_object(intent, None)
+        attempt = None
+        if body.phone is not None or body.provider is ProviderName.orange_money:
+            attempt = self._new_attempt(intent, body.phone, body.provider, settings, now=now)
         session.add(intent)
         try:
             await session.flush()
@@ -219,13 +229,14 @@ class PaymentIntentService:
                     param="reference",
                 ) from None
             raise
-        await self._event(session, "payment_intent.created", intent, None)
-        attempt = None
-        if body.phone is not None or body.provider is ProviderName.orange_money:
-            attempt = await self._start_attempt(
-                session, intent, body.phone, body.provider, settings, now=now
-            )
-        return as_object(intent, attempt)
+        self._record(session, "payment_intent.created", intent, created)
+        if attempt is None:
+            return created
+        session.add(attempt)
+        await self._enqueue_initiate(session, attempt)
+        processing = as_object(intent, attempt)
+        self._record(session, "payment_intent.processing", intent, processing)
+        return processing
 
     async def confirm(
         self,
@@ -333,6 +344,26 @@ class PaymentIntentService:
             snapshot=snapshot,
         )
 
+    def _record(
+        self, session: AsyncSession, type: str, intent: PaymentIntent, rendered: PaymentIntentObject
+    ) -> None:
+        """The event of an intent already rendered (no flush: it is written with the next)."""
+        event_service.add(
+            session,
+            merchant_id=intent.merchant_id,
+            livemode=intent.livemode,
+            type=type,
+            snapshot=rendered.model_dump(mode="json"),
+        )
+
+    async def _enqueue_initiate(self, session: AsyncSession, attempt: PaymentAttempt) -> None:
+        await enqueue(
+            session,
+            INITIATE_TASK,
+            {"attempt_id": attempt.id},
+            job_id=f"{INITIATE_TASK}:{attempt.id}",
+        )
+
     async def _start_attempt(
         self,
         session: AsyncSession,
@@ -343,6 +374,23 @@ class PaymentIntentService:
         *,
         now: dt.datetime,
     ) -> PaymentAttempt:
+        attempt = self._new_attempt(intent, raw_phone, provider, settings, now=now)
+        session.add(attempt)
+        await session.flush()
+        await self._enqueue_initiate(session, attempt)
+        await self._event(session, "payment_intent.processing", intent, attempt)
+        return attempt
+
+    def _new_attempt(
+        self,
+        intent: PaymentIntent,
+        raw_phone: str | None,
+        provider: ProviderName | None,
+        settings: PaymentsSettings,
+        *,
+        now: dt.datetime,
+    ) -> PaymentAttempt:
+        """Move the intent to `processing` with a new attempt (added by the caller)."""
         self._move(intent, Action.confirm)
         phone = None
         if raw_phone is not None:
@@ -379,19 +427,10 @@ class PaymentIntentService:
             next_check_at=now + dt.timedelta(seconds=settings.status_check_after_seconds),
             status_checks=0,
         )
-        session.add(attempt)
         intent.provider = provider.value
         intent.phone = attempt.phone
         intent.latest_attempt_id = attempt.id
         intent.last_payment_error = None
-        await session.flush()
-        await enqueue(
-            session,
-            INITIATE_TASK,
-            {"attempt_id": attempt.id},
-            job_id=f"{INITIATE_TASK}:{attempt.id}",
-        )
-        await self._event(session, "payment_intent.processing", intent, attempt)
         return attempt
 
     # -- callbacks -------------------------------------------------------------------------------

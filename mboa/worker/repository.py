@@ -20,9 +20,13 @@ class OutboxRepository(RepositoryBase[OutboxMessage]):
     async def insert(
         self, *, task: str, payload: dict[str, Any], job_id: str, delay_ms: int
     ) -> None:
-        # No RETURNING: the API role may insert but not read the outbox.
+        # No RETURNING: the API role may insert but not read the outbox. The id is the
+        # column's default, computed by PostgreSQL in the INSERT itself (`inline`: no
+        # `select nextval(...)` round trip first, nobody reads the key).
         await self.session.execute(
-            insert(OutboxMessage).values(
+            insert(OutboxMessage)
+            .inline()
+            .values(
                 task=task,
                 queue=UNRESOLVED_QUEUE,
                 payload=payload,
