@@ -18,3 +18,11 @@ def to_unix(value: dt.datetime) -> int:
 
 def from_unix(value: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def next_status_check(first_seconds: float, max_seconds: float, checks: int) -> dt.datetime:
+    """When to read an operator's status again after `checks` reads left it unfinished: the
+    interval doubles from `first_seconds` and stops growing at `max_seconds`. One rule for the
+    payments, refunds and payouts that wait on an operator."""
+    delay = min(first_seconds * 2 ** min(checks + 1, 20), max_seconds)
+    return utc_now() + dt.timedelta(seconds=delay)

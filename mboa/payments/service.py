@@ -28,7 +28,7 @@ from mboa.kit.db import sqlstate
 from mboa.kit.faults import crash_point
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.pagination import CreatedRange, ListParams
-from mboa.kit.time import utc_now
+from mboa.kit.time import next_status_check, utc_now
 from mboa.ledger.fees import fee_plan
 from mboa.ledger.service import ledger
 from mboa.models import PaymentAttempt, PaymentIntent
@@ -580,12 +580,13 @@ class PaymentIntentService:
             if result is not None:
                 await self.apply_result(session, attempt_id, result)
             if result is None or not result.status.is_final:
-                delay = min(
-                    settings.status_check_after_seconds * 2 ** min(checks + 1, 20),
-                    settings.status_check_max_interval_seconds,
-                )
                 await PaymentAttemptRepository.from_session(session).schedule_check(
-                    attempt_id, utc_now() + dt.timedelta(seconds=delay)
+                    attempt_id,
+                    next_status_check(
+                        settings.status_check_after_seconds,
+                        settings.status_check_max_interval_seconds,
+                        checks,
+                    ),
                 )
         return result.status.value if result is not None else "not_found"
 

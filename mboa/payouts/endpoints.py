@@ -35,7 +35,8 @@ PayoutsWrite = Annotated[AuthSubject, Depends(ApiKeyAuth("payouts:write"))]
 Staff = Annotated[AuthSubject, Depends(UserAuth(platform_admin=True))]
 
 
-def _settings(request: Request) -> PayoutsSettings:
+async def _settings(request: Request) -> PayoutsSettings:
+    # async: a plain function would cost every request a hop through the thread pool.
     return get_state(request).settings.payouts
 
 

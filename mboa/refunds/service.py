@@ -23,7 +23,7 @@ from mboa.events.service import event as event_service
 from mboa.kit.faults import crash_point
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.pagination import CreatedRange, ListParams
-from mboa.kit.time import utc_now
+from mboa.kit.time import next_status_check, utc_now
 from mboa.ledger.accounts import AccountKind, merchant_account, platform_account
 from mboa.ledger.posting import Leg, Outcome, PostingResult, SourceType
 from mboa.ledger.service import ledger
@@ -473,11 +473,11 @@ class RefundService:
         return result.status.value
 
     def _next_check(self, settings: RefundsSettings, checks: int) -> dt.datetime:
-        delay = min(
-            settings.status_check_after_seconds * 2 ** min(checks + 1, 20),
+        return next_status_check(
+            settings.status_check_after_seconds,
             settings.status_check_max_interval_seconds,
+            checks,
         )
-        return utc_now() + dt.timedelta(seconds=delay)
 
     async def apply_result(
         self,
