@@ -61,7 +61,9 @@ SLICES = int(os.environ.get("MBOA_BENCH_SLICES", "4"))
 CONNECTIONS = int(os.environ.get("MBOA_BENCH_CONNECTIONS", "16"))
 WORKERS = int(os.environ.get("MBOA_BENCH_API_WORKERS", "2"))
 INFLIGHT = int(os.environ.get("MBOA_BENCH_INFLIGHT", "400"))
-DRAIN = float(os.environ.get("MBOA_BENCH_DRAIN", "90"))
+# Long enough for the janitor to settle a callback the saturated API never received: its first
+# status read comes `status_check_after_seconds` (30 s) after the send, on a once-a-minute run.
+DRAIN = float(os.environ.get("MBOA_BENCH_DRAIN", "180"))
 PYSPY = os.environ.get("MBOA_BENCH_PYSPY")
 PYSPY_WORKER = os.environ.get("MBOA_BENCH_PYSPY_WORKER")
 DATABASE = "mboa_bench_payments"

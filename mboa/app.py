@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
-from mboa import api, exception_handlers, logging
+from mboa import api, exception_handlers, logging, sentry
 from mboa.auth.cache import ApiKeyCache
+from mboa.auth.last_used import KeyUsage
 from mboa.config import Settings, get_settings
 from mboa.dev.runtime import jwt_secret
 from mboa.error_codes import serve_docs_at
@@ -26,7 +27,9 @@ from mboa.ops import router as ops_router
 from mboa.postgres import Database
 from mboa.providers.registry import ProviderRegistry
 from mboa.ratelimit import RateLimiter
+from mboa.request_log import RequestLog
 from mboa.state import AppState
+from mboa.storage.runtime import build_signer, build_store
 
 API_DESCRIPTION = """
 Accept MTN Mobile Money and Orange Money in Cameroon.
@@ -41,14 +44,19 @@ cursor-paginated (`limit`, `starting_after`, `ending_before`), newest first. Sen
 def build_state(settings: Settings, database_url: str, redis_url: str, *, process: str) -> AppState:
     db = Database.connect(settings, database_url, process=process)
     redis = Redis.from_url(redis_url)
+    secret = jwt_secret(settings)
     return AppState(
         settings=settings,
         db=db,
         redis=redis,
         rate_limiter=RateLimiter(redis_url, settings.rate_limit),
-        jwt_secret=jwt_secret(settings),
+        jwt_secret=secret,
         key_cache=ApiKeyCache(redis, settings.auth.key_cache_seconds),
+        key_usage=KeyUsage(db, settings.auth.last_used_flush_seconds),
         providers=ProviderRegistry(settings.providers),
+        request_log=RequestLog(redis),
+        storage=build_store(settings, secret),
+        url_signer=build_signer(settings, secret),
     )
 
 
@@ -59,10 +67,13 @@ def start_state(state: AppState) -> None:
 
 async def close_state(state: AppState) -> None:
     await state.key_cache.stop()
+    await state.request_log.flush()
+    await state.key_usage.stop()
     await state.db.dispose()
     await state.redis.aclose()
     await state.rate_limiter.close()
     await state.providers.aclose()
+    await state.storage.close()
 
 
 def _watch_pools(state: AppState) -> None:
@@ -100,6 +111,8 @@ def create_app(state: AppState | None = None) -> FastAPI:
             await close_state(app.state.mboa)
 
     logging.configure(settings.log.level, json_output=settings.log.json_output)
+    if state is None:  # a real API process (tests pass their own state)
+        sentry.init(settings, process="api")
     serve_docs_at(settings.base_url)
     app = FastAPI(
         title="Mboa Pay API",
@@ -119,6 +132,9 @@ def create_app(state: AppState | None = None) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.api.max_body_bytes,
+        # Logos and KYC documents (docs/storage.md, docs/going-live.md): one file plus the form.
+        upload_body_bytes=max(settings.storage.max_document_bytes, settings.kyc.max_document_bytes)
+        + 65_536,
         html_csp=html_policy(settings.base_url),
         trusted_proxies=settings.http.trusted_proxies,
     )

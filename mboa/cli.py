@@ -4,6 +4,7 @@ mboa up          everything (embedded PostgreSQL/Redis unless URLs are set), Ctr
 mboa api         the HTTP API          mboa worker     BullMQ workers + outbox relay
 mboa scheduler   cron registration     mboa simulator  MTN MoMo / Orange Money simulators
 mboa db upgrade  apply migrations      mboa admin create --email … (platform staff)
+mboa listen      forward test events to a local URL, signed   mboa trigger  fire a test event
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 import httpx
 import typer
 
+from mboa.audit.cli import audit_app
 from mboa.config import ConfigurationError, Settings, load_settings
 from mboa.dev.runtime import Services, migrate, resolve_services
 from mboa.ledger.cli import ledger_app
@@ -36,6 +39,7 @@ admin_app = typer.Typer(no_args_is_help=True, help="Platform staff commands.")
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
 
 
 def _settings() -> Settings:
@@ -72,67 +76,129 @@ def api(
     import uvicorn
 
     from mboa.http_security import SERVER_OPTIONS
+    from mboa.shutdown import DrainingServer
 
     settings = _settings()
     services = _services(settings)
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host or settings.api.host,
+        "port": port or settings.api.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": int(settings.api.graceful_shutdown_seconds),
+        **SERVER_OPTIONS,
+    }
     try:
-        uvicorn.run(
-            "mboa.app:create_app",
-            factory=True,
-            host=host or settings.api.host,
-            port=port or settings.api.port,
-            workers=workers or settings.api.workers,
-            loop="uvloop",
-            http="httptools",
-            access_log=False,
-            log_level="warning",
-            **SERVER_OPTIONS,
-        )
+        processes = workers or settings.api.workers
+        if processes == 1:  # a pod: SIGTERM drains first (docs/deploy.md §7)
+            config = uvicorn.Config("mboa.app:create_app", **options)
+            DrainingServer(config, drain_seconds=settings.api.drain_seconds).run()
+        else:
+            uvicorn.run("mboa.app:create_app", workers=processes, **options)
     finally:
         services.stop()
+
+
+@contextlib.contextmanager
+def _reported(settings: Settings, process: str) -> Iterator[None]:
+    """Sentry for this process (when `MBOA_SENTRY_DSN` is set): what ends it with an exception
+    is sent, and what is queued is flushed before it exits."""
+    from mboa import sentry
+
+    sentry.init(settings, process=process)
+    try:
+        yield
+    except Exception as exc:
+        sentry.report_exception(exc)
+        raise
+    finally:
+        sentry.flush()
 
 
 @app.command()
 def worker() -> None:
     """Run the BullMQ workers and the outbox relay."""
     from mboa import logging
-    from mboa.metrics import serve_metrics
-    from mboa.worker.run import run_worker
+    from mboa.heartbeat import LoopHeartbeat
+    from mboa.metrics import MetricsServer, serve_metrics
+    from mboa.worker.run import Sampler, run_worker
 
     settings = _settings()
     logging.configure(settings.log.level, json_output=settings.log.json_output)
-    services = _services(settings)
     metrics = settings.metrics
-    exporter = (
-        serve_metrics(metrics.host, metrics.worker_port, process="worker")
-        if metrics.enabled
-        else None
-    )
-    try:
-        asyncio.run(
-            run_worker(
-                settings, services.database_url, services.redis_url, freeze_after_startup=True
+    exporter: MetricsServer | None = None
+    heartbeat = LoopHeartbeat()
+
+    def serve(sampler: Sampler) -> None:
+        # Started once the worker runs: /healthz is the event loop's heartbeat, /readyz the
+        # sampler's (PostgreSQL and Redis answered lately).
+        nonlocal exporter
+        if metrics.enabled:
+            exporter = serve_metrics(
+                metrics.host,
+                metrics.worker_port,
+                process="worker",
+                live=heartbeat.alive,
+                ready=sampler.ready,
             )
-        )
-    finally:
-        if exporter is not None:
-            exporter.stop()
-        services.stop()
+
+    async def run(database_url: str, redis_url: str) -> None:
+        async with heartbeat.running():
+            await run_worker(
+                settings, database_url, redis_url, freeze_after_startup=True, health=serve
+            )
+
+    with _reported(settings, "worker"):
+        services = _services(settings)
+        try:
+            asyncio.run(run(services.database_url, services.redis_url))
+        finally:
+            if exporter is not None:
+                exporter.stop()
+            services.stop()
 
 
 @app.command()
 def scheduler() -> None:
     """Register cron tasks as BullMQ job schedulers and stay up (one replica)."""
     from mboa import logging
+    from mboa.heartbeat import LoopHeartbeat
+    from mboa.metrics import serve_metrics
     from mboa.scheduler.run import run_scheduler
 
     settings = _settings()
     logging.configure(settings.log.level, json_output=settings.log.json_output)
-    services = _services(settings)
-    try:
-        asyncio.run(run_scheduler(settings, services.redis_url))
-    finally:
-        services.stop()
+    with _reported(settings, "scheduler"):
+        services = _services(settings)
+        heartbeat = LoopHeartbeat()
+        registered = threading.Event()
+        metrics = settings.metrics
+        # The scheduler's probes: /healthz its loop's heartbeat, /readyz its schedules registered.
+        exporter = (
+            serve_metrics(
+                metrics.host,
+                metrics.scheduler_port,
+                process="scheduler",
+                live=heartbeat.alive,
+                ready=registered.is_set,
+            )
+            if metrics.enabled
+            else None
+        )
+
+        async def run() -> None:
+            async with heartbeat.running():
+                await run_scheduler(settings, services.redis_url, on_registered=registered.set)
+
+        try:
+            asyncio.run(run())
+        finally:
+            if exporter is not None:
+                exporter.stop()
+            services.stop()
 
 
 @app.command()
@@ -142,18 +208,25 @@ def simulator(
         int | None, typer.Option(help="Orange Money port (default 8102)")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for deterministic outcomes")] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Listen address. Only the chart's sandbox pod gives another (0.0.0.0), behind"
+            " a NetworkPolicy that admits its own API and workers alone"
+        ),
+    ] = "127.0.0.1",
 ) -> None:
-    """Run the MTN MoMo and Orange Money simulators (the sandbox) on 127.0.0.1."""
+    """Run the MTN MoMo and Orange Money simulators (the sandbox), on 127.0.0.1 by default."""
     from mboa import logging
     from mboa.simulator.run import serve
 
     settings = _settings()
     logging.configure(settings.log.level, json_output=settings.log.json_output)
     sim = settings.providers.simulator
-    with contextlib.suppress(KeyboardInterrupt):
+    with _reported(settings, "simulator"), contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             serve(
-                "127.0.0.1",
+                host,
                 mtn_port or sim.mtn_port,
                 orange_port or sim.orange_port,
                 seed if seed is not None else sim.seed,
@@ -166,13 +239,14 @@ def simulator(
 def db_upgrade() -> None:
     """Apply every migration to the configured (or embedded) database."""
     settings = _settings()
-    services = _services(settings)
-    try:
-        if services.embedded is None:  # `_services` already migrated an embedded database
-            migrate(services.database_url)
-        typer.echo("database is at the latest revision")
-    finally:
-        services.stop()
+    with _reported(settings, "db-upgrade"):
+        services = _services(settings)
+        try:
+            if services.embedded is None:  # `_services` already migrated an embedded database
+                migrate(services.database_url)
+            typer.echo("database is at the latest revision")
+        finally:
+            services.stop()
 
 
 @admin_app.command("create")
@@ -337,10 +411,12 @@ def _print_banner(settings: Settings, services: Services, account: object) -> No
     lines = [
         "",
         "Mboa Pay is running (Ctrl-C stops everything)",
+        f"  Dashboard      {base}/dashboard  (sign in with the demo login)",
         f"  API            {base}/v1",
         f"  API reference  {base}/docs",
         f"  Demo login     {account.email} / {account.password}  (POST {base}/v1/auth/login)",
         f"  Staff login    {account.staff_email} / {account.staff_password}",
+        f"  Staff console  {base}/console  (staff login; the first sign-in sets up two-factor)",
         *_metrics_lines(settings),
         f"  Simulators     MTN MoMo http://127.0.0.1:{sim.mtn_port}"
         f"  Orange Money http://127.0.0.1:{sim.orange_port}  (customer's phone: /_sim/phone)",
@@ -364,6 +440,112 @@ def _metrics_lines(settings: Settings) -> list[str]:
         f"  Metrics        API http://{host}:{metrics.port}/metrics"
         f"  worker http://{host}:{metrics.worker_port}/metrics"
     ]
+
+
+def _api_base(given: str | None) -> str:
+    # The API that `mboa up` in this environment serves (MBOA_PORT moves it off 8000).
+    return given or f"http://127.0.0.1:{_settings().api.port}"
+
+
+def _simulator_url(given: str | None) -> str:
+    simulator = _settings().providers.simulator
+    return given or f"http://{simulator.host}:{simulator.mtn_port}"
+
+
+def _api_key(given: str | None) -> str:
+    from mboa.events.listen import api_key_of
+
+    key = api_key_of(given, _settings().data_dir)
+    if key is None:
+        typer.echo(
+            "Give a test secret key with --api-key sk_test_… (or MBOA_API_KEY); without one,"
+            " the demo merchant's key that `make run` keeps in .mboa/demo.json is used.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return key
+
+
+@app.command()
+def listen(
+    forward_to: Annotated[
+        str,
+        typer.Option(
+            "--forward-to", help="Where to POST each event, e.g. http://localhost:3000/webhooks"
+        ),
+    ],
+    events: Annotated[
+        str | None,
+        typer.Option(help="Only these event types, comma-separated ('payment_intent.*' works)"),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="MBOA_API_KEY", help="A test secret key (sk_test_…)")
+    ] = None,
+    api_base: Annotated[
+        str | None,
+        typer.Option(help="The API's address (default: http://127.0.0.1:$MBOA_PORT, else 8000)"),
+    ] = None,
+) -> None:
+    """Forward your test-mode events to a local URL as signed webhooks (Standard Webhooks,
+    with the secret printed at start), one line per delivery. Ctrl-C stops."""
+    from mboa.events.listen import Listener, ListenError
+
+    listener = Listener(
+        forward_to=forward_to,
+        api_base=_api_base(api_base),
+        api_key=_api_key(api_key),
+        events=[e.strip() for e in (events or "").split(",") if e.strip()],
+        echo=lambda line: typer.echo(line),
+    )
+    try:
+        asyncio.run(listener.run())
+    except ListenError as exc:
+        typer.echo(f"The API refused the event stream: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
+@app.command()
+def trigger(
+    event_type: Annotated[str, typer.Argument(help="e.g. payment_intent.succeeded")],
+    api_key: Annotated[
+        str | None, typer.Option(envvar="MBOA_API_KEY", help="A test secret key (sk_test_…)")
+    ] = None,
+    api_base: Annotated[
+        str | None,
+        typer.Option(help="The API's address (default: http://127.0.0.1:$MBOA_PORT, else 8000)"),
+    ] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the outcome")] = 60.0,
+    simulator_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The MTN simulator, for refund.failed (default: the simulator settings, :8101)"
+        ),
+    ] = None,
+) -> None:
+    """Create, in test mode, the objects that fire EVENT_TYPE (through the API and the sandbox's
+    magic numbers), and print their ids."""
+    from mboa.events.trigger import TRIGGERS, TriggerError, supported
+    from mboa.events.trigger import trigger as fire
+
+    if event_type not in TRIGGERS:
+        typer.echo(f"Unknown event type {event_type!r}. Supported: {supported()}", err=True)
+        raise typer.Exit(1)
+    try:
+        asyncio.run(
+            fire(
+                event_type,
+                api_base=_api_base(api_base),
+                api_key=_api_key(api_key),
+                echo=lambda line: typer.echo(line),
+                wait_seconds=wait,
+                simulator_url=_simulator_url(simulator_url),
+            )
+        )
+    except TriggerError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +18,7 @@ from starlette.routing import Match
 
 from mboa.exceptions import (
     BadRequest,
+    DatabaseBusy,
     InternalError,
     MboaError,
     MethodNotAllowed,
@@ -135,6 +137,10 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 async def _unhandled(request: Request, exc: Exception) -> Response:
     log.exception("unhandled_error", path=request.url.path)
     request_id = request_id_of(request)
+    from mboa.sentry import report_exception  # imports the SDK only where errors are rendered
+
+    route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+    report_exception(exc, request_id=request_id or "", route=str(route))
     response = error_response(
         InternalError("An internal error occurred. It has been logged; retry later."), request_id
     )
@@ -146,7 +152,14 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    """The ORM's pool had no free connection within `database.pool_timeout_seconds`."""
+    log.warning("database_busy", path=request.url.path)
+    return error_response(DatabaseBusy(), request_id_of(request))
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, _database_busy)
     app.add_exception_handler(MboaError, _mboa_error)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)

@@ -142,6 +142,19 @@ class ServiceUnavailable(MboaError):
     code = "service_unavailable"
 
 
+class DatabaseBusy(ServiceUnavailable):
+    """Every database connection stayed busy for `database.pool_timeout_seconds`: a burst
+    beyond what this process serves. Safe to retry (nothing was written)."""
+
+    code = "database_busy"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service is busy; retry in a moment with the same Idempotency-Key.",
+            headers={"Retry-After": "1"},
+        )
+
+
 class InternalError(MboaError):
     status_code = 500
     type = ErrorType.api_error

@@ -8,10 +8,15 @@ Three roles touch the database (docs/architecture.md, "Tenancy"):
 - **`mboa_platform`** (BYPASSRLS) serves work that crosses merchants on purpose: workers, the
   scheduler and platform-staff endpoints. It has its own engine and is never handed to tenant code.
 
-Tenant requests reach PostgreSQL two ways, both as `mboa_app` and both scoped per transaction:
-the ORM session (every write, and any read that needs more than one row fetch), and the **read
-path** (`Database.tenant_reads`): a read-only transaction on a bare asyncpg connection for the
-hottest GETs, which costs a fraction of the ORM's CPU per request (docs/benchmarks.md).
+Tenant requests reach PostgreSQL three ways, all as `mboa_app` and all scoped per transaction:
+the ORM session (most writes, and any read that needs more than one row fetch), the **read
+path** (`Database.open_tenant_reads`): a read-only transaction on a bare asyncpg connection for
+the hottest GETs, which costs a fraction of the ORM's CPU per request (docs/benchmarks.md), and
+the **lean write path** (`Database.open_tenant_writes`): the same kind of connection in a
+read-write transaction, for the hottest POST (`POST /v1/payment_intents`). The public payment
+pages' GETs, which have no tenant until their URL is read, use a connection of the same pool with
+no tenant at all (`Database.public_reads`): one statement calling a definer function that
+returns only the row the URL names.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, SessionTransaction
 
 from mboa.config import Settings
+from mboa.exceptions import DatabaseBusy
 
 log = structlog.get_logger("mboa.postgres")
 
@@ -107,6 +113,7 @@ def create_engine(settings: Settings, url: str, *, application_name: str) -> Asy
         max_overflow=settings.database.max_overflow,
         pool_pre_ping=False,
         pool_recycle=3600,
+        pool_timeout=settings.database.pool_timeout_seconds,
         connect_args={"server_settings": _server_settings(settings, application_name)},
     )
 
@@ -188,9 +195,25 @@ def _begin_tenant_reads(tenant: TenantContext) -> str:
     )
 
 
+def _begin_tenant_writes(tenant: TenantContext) -> str:
+    """`_begin_tenant_reads`, read-write."""
+    return _begin_tenant_reads(tenant).replace("BEGIN READ ONLY;", "BEGIN;", 1)
+
+
+class Json(str):
+    """A JSON document already serialised: a `jsonb` parameter of the bare asyncpg paths takes it
+    as is (the lean write path serialises each document once and reuses the text)."""
+
+    __slots__ = ()
+
+
+def _encode_jsonb(value: object) -> str:
+    return value if isinstance(value, Json) else json.dumps(value)
+
+
 async def _init_read_connection(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
-        "jsonb", schema="pg_catalog", encoder=json.dumps, decoder=json.loads
+        "jsonb", schema="pg_catalog", encoder=_encode_jsonb, decoder=json.loads
     )
 
 
@@ -201,7 +224,8 @@ async def _keep_session_state(connection: asyncpg.Connection) -> None:
 
 
 class ReadPool:
-    """The asyncpg pool of the read path, opened on first use inside the event loop."""
+    """The asyncpg pool of the read path and the lean write path (both as the API role), opened
+    on first use inside the event loop."""
 
     def __init__(self, settings: Settings, url: str, *, application_name: str) -> None:
         self._settings = settings
@@ -226,6 +250,18 @@ class ReadPool:
                     server_settings=_server_settings(self._settings, self._application_name),
                 )
         return self._pool
+
+    async def acquire(self) -> asyncpg.Connection:
+        """A connection, waiting as long as the ORM's pool does (`pool_timeout_seconds`); when
+        none frees up in time the request is answered 503 `database_busy`, not left hanging."""
+        pool = await self.pool()
+        try:
+            connection: asyncpg.Connection = await pool.acquire(
+                timeout=self._settings.database.pool_timeout_seconds
+            )
+        except TimeoutError as exc:
+            raise DatabaseBusy() from exc
+        return connection
 
     async def release(self, connection: asyncpg.Connection) -> None:
         """Back to the pool it came from; after `close()`, the connection is simply dropped."""
@@ -274,15 +310,46 @@ class Database:
         """A read-only transaction as the API role, scoped to one merchant and mode.
 
         Return the connection with `close_tenant_reads` (the request's route does this)."""
-        pool = await self.reads.pool()
-        # As long as SQLAlchemy's pool waits for a connection (its default pool_timeout).
-        connection: asyncpg.Connection = await pool.acquire(timeout=30)
+        connection = await self.reads.acquire()
         try:
             await connection.execute(_begin_tenant_reads(tenant))
         except BaseException:
-            await pool.release(connection)
+            await self.reads.release(connection)
             raise
         return connection
+
+    async def open_tenant_writes(self, tenant: TenantContext) -> asyncpg.Connection:
+        """A read-write transaction as the API role, scoped to one merchant and mode, on the
+        read path's pool: `BEGIN` and the tenant's settings in one round trip. End it with
+        `end_tenant_writes` (the request's route does this)."""
+        connection = await self.reads.acquire()
+        try:
+            await connection.execute(_begin_tenant_writes(tenant))
+        except BaseException:
+            await self.reads.release(connection)
+            raise
+        return connection
+
+    async def restart_tenant_writes(
+        self, connection: asyncpg.Connection, tenant: TenantContext
+    ) -> None:
+        """Roll back the connection's transaction and begin a new one for the same tenant."""
+        if connection.is_in_transaction():
+            await connection.execute("ROLLBACK")
+        await connection.execute(_begin_tenant_writes(tenant))
+
+    async def commit_tenant_writes(self, connection: asyncpg.Connection) -> None:
+        await connection.execute("COMMIT")
+
+    async def end_tenant_writes(self, connection: asyncpg.Connection) -> None:
+        """Back to the pool; a transaction still open (the request failed) is rolled back."""
+        try:
+            if not connection.is_closed() and connection.is_in_transaction():
+                await connection.execute("ROLLBACK")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            log.warning("write_transaction_rollback_failed", exc_info=True)
+        finally:
+            await self.reads.release(connection)
 
     async def close_tenant_reads(self, connection: asyncpg.Connection) -> None:
         try:
@@ -305,10 +372,32 @@ class Database:
             await self.close_tenant_reads(connection)
 
     @asynccontextmanager
+    async def public_reads(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of the read pool as the API role, with no tenant and no transaction: for
+        the public pages' one-statement reads through their definer functions (each statement
+        is its own transaction). Row-level security shows this connection no merchant's row:
+        what a page reads is exactly what its function returns."""
+        connection = await self.reads.acquire()
+        try:
+            yield connection
+        finally:
+            await self.reads.release(connection)
+
+    @asynccontextmanager
     async def platform_transaction(self) -> AsyncIterator[AsyncSession]:
         """A platform-role transaction: commits on success, rolls back on error."""
         async with self.platform_sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def platform_statements(self) -> AsyncIterator[AsyncSession]:
+        """A platform-role session whose every statement commits by itself (no BEGIN, no
+        COMMIT: one round trip each). Only for work that is one statement, or a few that
+        stand alone (the webhook delivery's lease and its success, docs/webhooks.md §Delivery)."""
+        async with self.platform.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            async with AsyncSession(bind=autocommit, expire_on_commit=False) as session:
+                yield session
 
     async def dispose(self) -> None:
         await self.reads.close()

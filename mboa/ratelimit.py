@@ -59,6 +59,15 @@ class RateLimiter:
         self.login_account_item = RateLimitItemPerSecond(
             settings.login_failures_per_account, settings.login_lockout_seconds
         )
+        self.two_factor_item = RateLimitItemPerSecond(
+            settings.two_factor_failures_per_account, settings.login_lockout_seconds
+        )
+        self.checkout_address_item = RateLimitItemPerMinute(
+            settings.checkout_per_address_per_minute
+        )
+        self.checkout_phone_item = RateLimitItemPerSecond(
+            settings.checkout_per_phone_per_hour, 3600
+        )
         self.timeout = settings.redis_timeout_ms / 1000
 
     async def _hit(
@@ -98,6 +107,15 @@ class RateLimiter:
     async def hit_key(self, identity: str, *, livemode: bool) -> None:
         await self._hit(self.live_item if livemode else self.test_item, identity)
 
+    async def hit_checkout(self, client: str, action: str, phone_digits: str | None) -> None:
+        """A payment page's action that prompts a phone or opens a session: per client address,
+        then per phone number (hashed: no numbers in Redis keys). Fails open, as payments do."""
+        message = "Too many tries. Wait a minute and try again."
+        await self._hit(self.checkout_address_item, f"checkout-{action}:{client}", message=message)
+        if phone_digits:
+            digest = hashlib.sha256(phone_digits[-9:].encode()).hexdigest()
+            await self._hit(self.checkout_phone_item, f"checkout-phone:{digest}", message=message)
+
     async def hit_anonymous(self, client: str, action: str) -> None:
         """Sign-up, login and token refresh: limited per client address and action. Fails
         closed: without its limit, login would allow unlimited password guesses."""
@@ -124,12 +142,42 @@ class RateLimiter:
         """The owner got in: earlier failures no longer count against the account."""
         await self._account_call(self.strategy.clear, email)
 
-    async def _account_call(self, call: Any, email: str) -> None:
+    # Two-factor codes: failed codes per account (the email, hashed), whichever form they come
+    # through (the API's login, the dashboard's second step, the Security page). Six digits are
+    # guessable without it. Fails closed, like the login limit.
+
+    async def check_two_factor(self, email: str) -> None:
+        """429 (with Retry-After) while this account has used up its failed codes."""
+        await self._hit(
+            self.two_factor_item,
+            _account_identity(email, "two_factor_account"),
+            fail_open=False,
+            consume=False,
+            message="Too many wrong two-factor codes for this account. Retry later.",
+        )
+
+    async def two_factor_failed(self, email: str) -> None:
+        await self._account_call(
+            self.strategy.hit, email, self.two_factor_item, "two_factor_account"
+        )
+
+    async def two_factor_succeeded(self, email: str) -> None:
+        await self._account_call(
+            self.strategy.clear, email, self.two_factor_item, "two_factor_account"
+        )
+
+    async def _account_call(
+        self,
+        call: Any,
+        email: str,
+        item: RateLimitItem | None = None,
+        kind: str = "login_account",
+    ) -> None:
         if not self.settings.enabled:
             return
         try:
             async with asyncio.timeout(self.timeout):
-                await call(self.login_account_item, _account_identity(email))
+                await call(item or self.login_account_item, _account_identity(email, kind))
         except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
             self._unavailable(exc, fail_open=True)  # the answer is already decided
 
@@ -191,5 +239,5 @@ def _seconds_until(reset_time: float) -> str:
     return str(max(1, math.ceil(reset_time - time.time())))
 
 
-def _account_identity(email: str) -> str:
-    return "login_account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+def _account_identity(email: str, kind: str = "login_account") -> str:
+    return f"{kind}:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()

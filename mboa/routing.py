@@ -10,19 +10,27 @@ errors: nothing was written, so a retry with the same key is safe). Services flu
 The session is opened on first use. A route may instead read through the lean read path
 (`ReadsDep`): a read-only transaction on a bare asyncpg connection, also opened on first use and
 ended here when the request ends.
+
+A POST route may write through the lean write path instead (`WritesDep`, declared after its
+authenticator): a read-write transaction on such a connection, and no session. Its
+Idempotency-Key is claimed with the response, as the transaction's last write, then one commit
+(docs/decisions/0004-idempotency-claimed-at-commit.md). Its endpoint raises an `MboaError` only
+before it writes, or with `commit_writes`: the route rolls the transaction back on any other.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import asyncpg
 import structlog
 from fastapi import Depends
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -83,6 +91,10 @@ def query_parameter_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
+def uses_dependency(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(sub.call is call or uses_dependency(sub, call) for sub in dependant.dependencies)
+
+
 _CLAIM_PARAMETER = "_mboa_idempotency_claim"
 
 
@@ -115,8 +127,14 @@ def claiming_idempotency_key(endpoint: Callable[..., Any]) -> Callable[..., Any]
 class ApiRoute(APIRoute):
     """Tenant routes: the session is the API role's (row-level security applies)."""
 
+    claims_idempotency_header: ClassVar[bool] = True
+    """Whether a POST claims its `Idempotency-Key` header. The dashboard's forms claim the key
+    their page rendered instead (`mboa.dashboard.submits`), on the same claim, store and replay
+    below."""
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if "POST" in {method.upper() for method in kwargs.get("methods") or ()}:
+        methods = {method.upper() for method in kwargs.get("methods") or ()}
+        if "POST" in methods and self.claims_idempotency_header:
             endpoint = claiming_idempotency_key(endpoint)
         super().__init__(path, endpoint, **kwargs)
 
@@ -127,12 +145,30 @@ class ApiRoute(APIRoute):
     def sessions(self, request: Request) -> async_sessionmaker[AsyncSession]:
         return get_state(request).db.app_sessions
 
+    def error_response(self, request: Request, exc: MboaError) -> Response:
+        """How an `MboaError` reaches the client, once the transaction is rolled back: the
+        error object (the payment pages answer with HTML instead)."""
+        return error_response(exc, request_id_of(request))
+
+    def store(
+        self, request: Request, response: Response, secrets: Any
+    ) -> idempotency.StoredResponse:
+        """What the key keeps of a response (`_stored`; the dashboard keeps its redirect)."""
+        return _stored(response, secrets)
+
+    def replay(
+        self, request: Request, stored: idempotency.StoredResponse, secrets: Any
+    ) -> Response:
+        """The answer to a request whose key already answered (the dashboard: its redirect)."""
+        return replay_response(stored, secrets)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
         known = query_parameter_names(self.dependant)
         strict = self.rejects_unknown_query_parameters
         # The response model, when its responses can carry a secret (`_stored` redacts them).
         secrets = self.response_model if carries_secrets(self.response_model) else None
+        lean = uses_dependency(self.dependant, get_writes)
 
         async def handler(request: Request) -> Response:
             if strict:
@@ -142,14 +178,20 @@ class ApiRoute(APIRoute):
             request.state.session = None
             request.state.sessions = self.sessions(request)
             request.state.reads = None
+            request.state.writes = None
             request.state.idempotency_claim = None
+            request.state.claim_at_commit = lean
+            request.state.idempotency_pending = None
             try:
-                return await in_transaction(request)
+                return await (lean_transaction(request) if lean else in_transaction(request))
             finally:
                 try:
                     reads = request.state.reads
                     if reads is not None:
                         await get_state(request).db.close_tenant_reads(reads)
+                    writes = request.state.writes
+                    if writes is not None:
+                        await get_state(request).db.end_tenant_writes(writes)
                 finally:
                     session = request.state.session
                     if session is not None:
@@ -162,7 +204,7 @@ class ApiRoute(APIRoute):
                 response = await _refusing_text_postgres_cannot_store(original, request)
             except idempotency.IdempotentReplay as replay:
                 await _rollback(request)
-                return replay_response(replay.response, secrets)
+                return self.replay(request, replay.response, secrets)
             except MboaError as exc:
                 session = request.state.session
                 invalidations = take_invalidations(session) if session is not None else []
@@ -171,14 +213,14 @@ class ApiRoute(APIRoute):
                     await state.key_cache.invalidate(invalidations)
                 else:
                     await _rollback(request)
-                response = error_response(exc, request_id_of(request))
+                response = self.error_response(request, exc)
                 if isinstance(exc, BadRequest):
                     # A parameter was invalid: like Stripe, store nothing, so the client
                     # can fix the request and retry with the same key.
                     await _release(request, claim_sessions)
                 elif (claim := request.state.idempotency_claim) is not None:
                     await idempotency.complete_alone(
-                        claim_sessions, claim, _stored(response, secrets)
+                        claim_sessions, claim, self.store(request, response, secrets)
                     )
                 return response
             except BaseException:
@@ -191,7 +233,9 @@ class ApiRoute(APIRoute):
             session = await get_session(request)
             try:
                 if claim is not None:
-                    await idempotency.complete(session, claim, _stored(response, secrets))
+                    await idempotency.complete(
+                        session, claim, self.store(request, response, secrets)
+                    )
                 await session.commit()
             except BaseException:
                 await session.rollback()
@@ -202,7 +246,70 @@ class ApiRoute(APIRoute):
                 await state.key_cache.invalidate(invalidations)
             return response
 
+        async def lean_transaction(request: Request) -> Response:
+            """The lean write path: the endpoint's writes, the key claimed with the response,
+            one commit."""
+            try:
+                response = await _refusing_text_postgres_cannot_store(original, request)
+            except (MboaError, RequestValidationError) as exc:
+                return await lean_error(request, exc)
+            pending: idempotency.PendingKey | None = request.state.idempotency_pending
+            writes: asyncpg.Connection | None = request.state.writes
+            if pending is None and writes is None:
+                return response
+            writes = await get_writes(request)
+            if pending is not None:
+                try:
+                    await idempotency.claim_at_commit(
+                        writes, pending, _stored(response, secrets), stale_after=_stale(request)
+                    )
+                except idempotency.IdempotentReplay as replay:
+                    # A duplicate committed first: its answer, not this request's writes.
+                    return replay_response(replay.response, secrets)
+                except MboaError as exc:
+                    return error_response(exc, request_id_of(request))
+            await get_state(request).db.commit_tenant_writes(writes)
+            return response
+
+        async def lean_error(request: Request, exc: MboaError | RequestValidationError) -> Response:
+            """As on the session path: the key's stored answer first (keys used to be claimed
+            before the work), then invalid parameters store nothing, and any other error is
+            stored for the key, the endpoint's writes rolled back (unless `commit_writes`)."""
+            state = get_state(request)
+            pending: idempotency.PendingKey | None = request.state.idempotency_pending
+            writes: asyncpg.Connection | None = request.state.writes
+            keeps_writes = isinstance(exc, MboaError) and exc.commit_writes
+            if pending is None:
+                if writes is not None and keeps_writes:
+                    await get_state(request).db.commit_tenant_writes(writes)
+                if isinstance(exc, RequestValidationError):
+                    raise exc
+                return error_response(exc, request_id_of(request))
+            if writes is not None and not keeps_writes:
+                await state.db.restart_tenant_writes(writes, request.state.auth.tenant)
+            writes = await get_writes(request)
+            try:
+                if isinstance(exc, (BadRequest, RequestValidationError)):
+                    await idempotency.check(writes, pending, stale_after=_stale(request))
+                    if isinstance(exc, RequestValidationError):
+                        raise exc
+                    return error_response(exc, request_id_of(request))
+                response = error_response(exc, request_id_of(request))
+                await idempotency.claim_at_commit(
+                    writes, pending, _stored(response, secrets), stale_after=_stale(request)
+                )
+                await get_state(request).db.commit_tenant_writes(writes)
+                return response
+            except idempotency.IdempotentReplay as replay:
+                return replay_response(replay.response, secrets)
+            except MboaError as key_error:
+                return error_response(key_error, request_id_of(request))
+
         return handler
+
+
+def _stale(request: Request) -> dt.timedelta:
+    return dt.timedelta(seconds=get_state(request).settings.idempotency.stale_lock_seconds)
 
 
 class PlatformRoute(ApiRoute):
@@ -292,3 +399,17 @@ async def get_reads(request: Request) -> asyncpg.Connection:
 
 
 ReadsDep = Annotated[asyncpg.Connection, Depends(get_reads)]
+
+
+async def get_writes(request: Request) -> asyncpg.Connection:
+    """The request's read-write transaction on the lean write path, scoped to the authenticated
+    merchant and mode (declare it after the authentication dependency). The route commits it,
+    with the request's Idempotency-Key, or rolls it back."""
+    writes: asyncpg.Connection | None = request.state.writes
+    if writes is None:
+        writes = await get_state(request).db.open_tenant_writes(request.state.auth.tenant)
+        request.state.writes = writes
+    return writes
+
+
+WritesDep = Annotated[asyncpg.Connection, Depends(get_writes)]

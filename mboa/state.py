@@ -9,12 +9,16 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from mboa.auth.cache import ApiKeyCache
+from mboa.auth.last_used import KeyUsage
 from mboa.config import Settings
 from mboa.postgres import Database
 from mboa.ratelimit import RateLimiter
+from mboa.request_log import RequestLog
 
 if TYPE_CHECKING:
     from mboa.providers.registry import ProviderRegistry
+    from mboa.storage.backends import ObjectStore
+    from mboa.storage.signing import UrlSigner
 
 
 @dataclasses.dataclass
@@ -25,8 +29,16 @@ class AppState:
     rate_limiter: RateLimiter
     jwt_secret: str
     key_cache: ApiKeyCache
+    key_usage: KeyUsage
+    """When each key was last used: noted in memory, written in batches (mboa/auth/last_used.py)."""
     providers: ProviderRegistry
     """The operator adapters (HTTP pools, tokens, breakers); closed with the state."""
+    request_log: RequestLog
+    """The last API calls per merchant and mode (Redis, written in batches off the hot path)."""
+    storage: ObjectStore
+    """Files: logos, receipts, KYC documents (mboa/storage, docs/storage.md)."""
+    url_signer: UrlSigner
+    """Signs `/files/…` URLs (the filesystem backend's, and logos on the payment pages)."""
 
 
 def get_state(connection: HTTPConnection) -> AppState:

@@ -13,14 +13,22 @@ from collections.abc import Mapping
 from mboa.worker import REGISTRY, Task
 
 TASK_MODULES = (
+    # audit log (issue 17 item 4)
+    "mboa.audit.tasks",
+    "mboa.checkout.tasks",
+    "mboa.events.tasks",
     "mboa.idempotency.tasks",
     "mboa.ledger.tasks",
+    # e-mail (issue 16)
+    "mboa.mail.tasks",
     "mboa.payments.tasks",
     # payouts (issue 13 point 5)
     "mboa.payouts.tasks",
     "mboa.provider_events.tasks",
     # refunds (issue 13 point 4)
     "mboa.refunds.tasks",
+    # webhooks (issue 14)
+    "mboa.webhooks.tasks",
 )
 """Every domain's `tasks` module (a test checks that none is missing)."""
 

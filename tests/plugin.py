@@ -1,7 +1,10 @@
 """Test servers: real PostgreSQL and Redis, one database per xdist worker, migrations applied once.
 
 - With `MBOA_TEST_DATABASE_URL` / `MBOA_TEST_REDIS_URL` set, those servers are used (CI runs the
-  suite once against this machine's PostgreSQL 15 / Redis 7 that way).
+  suite once against this machine's PostgreSQL 15 / Redis 7 that way). A shared Redis serves one
+  run at a time: each xdist worker takes a database number and empties it between tests, and
+  its stack's workers take any job on its queues. Two runs at once (two checkouts) share the
+  PostgreSQL server safely, each with a private Redis: leave `MBOA_TEST_REDIS_URL` unset.
 - Otherwise the embedded PostgreSQL of the `test` profile under `.mboa/` is started (or joined, if
   another test run is using it; the last run to finish stops it), and this run gets a private
   embedded Redis.
@@ -26,6 +29,8 @@ TEST_ENV = {
     "MBOA_AUTH__ARGON2_TIME_COST": "1",
     "MBOA_AUTH__ARGON2_MEMORY_COST_KIB": "1024",
     "MBOA_AUTH__JWT_SECRET": "test-secret-not-for-production-0123456789",
+    # base64 of 32 bytes: the key that encrypts webhook signing secrets at rest
+    "MBOA_WEBHOOKS__ENCRYPTION_KEY": "dGVzdC1rZXktbm90LWZvci1wcm9kdWN0aW9uLTAxMjM=",
 }
 DATABASE_PREFIX = "mboa_t"
 _embedded = None

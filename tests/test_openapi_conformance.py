@@ -71,6 +71,19 @@ async def test_public_api_conforms_to_its_schema(api: Api, base_url: str) -> Non
     )
 
 
+async def test_events_and_webhook_endpoints_conform_to_their_schema(
+    api: Api, base_url: str
+) -> None:
+    account = await api.signup()
+    # The stream never ends: it is tested by tests/events/test_stream.py.
+    await _schemathesis(
+        base_url,
+        account.secret_key,
+        include="^/v1/(events|webhook_endpoints)",
+        exclude="^/v1/events/stream$",
+    )
+
+
 async def test_team_routes_conform_to_their_schema(api: Api, base_url: str) -> None:
     account = await api.signup()
     # Logging out would end the token every other operation of the run uses.

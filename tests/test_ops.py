@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from mboa.config import Settings
+from mboa.shutdown import DRAINING
 from tests.conftest import other_api
 from tests.helpers import Api
 
@@ -12,13 +13,31 @@ async def test_healthz_and_readyz(api: Api) -> None:
     assert ready.json() == {"status": "ready", "database": "ok", "redis": "ok"}
 
 
-async def test_readyz_fails_when_redis_is_unreachable(
+async def test_readyz_reports_an_unreachable_redis_but_stays_ready(
     settings: Settings, database_url: str
 ) -> None:
+    """A Redis outage is every pod's: the API keeps serving (the outbox holds the jobs), so it
+    must not take the pods out of service."""
     async with other_api(settings, database_url, "redis://127.0.0.1:1/0") as (_, client):
         response = await client.get("/readyz")
-    assert response.status_code == 503
-    assert "redis" in response.json()["error"]["message"]
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["database"] == "ok"
+    assert body["redis"].startswith("unavailable: ")
+
+
+async def test_readyz_fails_once_the_process_drains(api: Api) -> None:
+    DRAINING.set()  # what SIGTERM does (mboa.shutdown.DrainingServer)
+    try:
+        draining = await api.http.get("/readyz")
+        served = await api.http.get("/healthz")
+    finally:
+        DRAINING.clear()
+    assert draining.status_code == 503
+    assert "shutting down" in draining.json()["error"]["message"]
+    assert served.status_code == 200  # still serving while load balancers drain it
+    assert (await api.http.get("/readyz")).status_code == 200
 
 
 async def test_every_response_has_a_request_id(api: Api) -> None:

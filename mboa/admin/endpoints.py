@@ -15,6 +15,8 @@ from mboa.auth.subject import AuthSubject
 from mboa.kit.openapi import error_responses, list_response
 from mboa.kit.pagination import ListParams, list_params
 from mboa.kit.schemas import ListObject
+from mboa.kyc.schemas import StaffDecision
+from mboa.kyc.service import kyc as kyc_service
 from mboa.ledger.fees import fee_plan
 from mboa.ledger.schemas import FeePlanSet, FeePlanView
 from mboa.merchants.schemas import AccountAdmin, Suspension
@@ -66,6 +68,21 @@ async def approve_merchant(merchant_id: str, auth: Staff, session: SessionDep) -
     assert auth.user_id is not None
     merchant = await merchant_service.get(session, merchant_id)
     return admin_view(await merchant_service.approve(session, merchant, auth.user_id))
+
+
+@router.post(
+    "/merchants/{merchant_id}/reject", response_model=AccountAdmin, responses=error_responses()
+)
+async def reject_merchant(
+    merchant_id: str, body: StaffDecision, auth: Staff, session: SessionDep
+) -> AccountAdmin:
+    """Refuse a submitted going-live application with the reason the owner reads; they may fix
+    it and submit again (docs/going-live.md)."""
+    assert auth.user_id is not None
+    merchant = await kyc_service.decide(
+        session, merchant_id, action="reject", staff_id=auth.user_id, reason=body.reason
+    )
+    return admin_view(merchant)
 
 
 @router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictInt
 
 from mboa.kit.schemas import InputSchema, Schema, Secret, UnixTimestamp
 from mboa.kit.time import MAX_UNIX_TIME
@@ -22,6 +22,10 @@ class ApiKey(Schema):
     redacted: str = Field(description="The key's prefix and last four characters.")
     scopes: list[str]
     created: UnixTimestamp = Field(validation_alias="created_at")
+    last_used: UnixTimestamp | None = Field(
+        description="When the key last authenticated a request, to the minute (the start of that"
+        " minute); written in batches, so a call shows here within about a minute. Null if never.",
+    )
     expires_at: UnixTimestamp | None
     revoked_at: UnixTimestamp | None
     rolled_to: str | None
@@ -44,13 +48,13 @@ class ApiKeyCreate(InputSchema):
     scopes: list[str] | None = Field(
         default=None, description="Restricted keys only, e.g. ['customers:read']."
     )
-    expires_at: int | None = Field(
+    expires_at: StrictInt | None = Field(
         default=None, ge=0, le=MAX_UNIX_TIME, description="Unix time after which it stops working."
     )
 
 
 class ApiKeyRoll(InputSchema):
-    expires_in: int = Field(
+    expires_in: StrictInt = Field(
         default=0,
         ge=0,
         le=MAX_ROLL_OVERLAP_SECONDS,
@@ -74,6 +78,7 @@ def to_schema(key: object, secret: str | None = None) -> ApiKey:
         redacted=redact(key.prefix, key.last4),
         scopes=list(key.scopes),
         created=key.created_at,
+        last_used=key.last_used_at,
         expires_at=key.expires_at,
         revoked_at=key.revoked_at,
         rolled_to=key.rolled_to,

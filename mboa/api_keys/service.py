@@ -14,6 +14,9 @@ from mboa.api_keys.exceptions import (
     LiveModeNotEnabled,
 )
 from mboa.api_keys.repository import ApiKeyRepository
+from mboa.api_keys.schemas import to_schema
+from mboa.audit.service import Action as AuditAction
+from mboa.audit.service import Actor, ActorType, audit
 from mboa.auth.cache import invalidate_after_commit
 from mboa.auth.scopes import API_SCOPES
 from mboa.exceptions import BadRequest
@@ -25,6 +28,7 @@ from mboa.models import ApiKey, ApiKeyType, Merchant, MerchantStatus
 
 _PREFIX = {ApiKeyType.secret: "sk", ApiKeyType.publishable: "pk", ApiKeyType.restricted: "rk"}
 SECRET_BYTES = 32
+_ROLLED = {"expires_at", "revoked_at", "rolled_to"}
 
 
 def _new_secret(key_type: ApiKeyType, livemode: bool) -> tuple[str, str]:
@@ -34,6 +38,39 @@ def _new_secret(key_type: ApiKeyType, livemode: bool) -> tuple[str, str]:
 
 class ApiKeyService:
     async def create(
+        self,
+        session: AsyncSession,
+        *,
+        merchant: Merchant,
+        livemode: bool,
+        key_type: ApiKeyType,
+        name: str | None = None,
+        scopes: list[str] | None = None,
+        expires_at: dt.datetime | None = None,
+        created_by: str | None = None,
+    ) -> tuple[ApiKey, str]:
+        key, secret = await self._issue(
+            session,
+            merchant=merchant,
+            livemode=livemode,
+            key_type=key_type,
+            name=name,
+            scopes=scopes,
+            expires_at=expires_at,
+            created_by=created_by,
+        )
+        await audit.record(
+            session,
+            action=AuditAction.api_key_created,
+            target=("api_key", key.id),
+            merchant_id=merchant.id,
+            livemode=livemode,
+            after=to_schema(key),
+            fallback_actor=Actor(ActorType.user, created_by) if created_by else None,
+        )
+        return key, secret
+
+    async def _issue(
         self,
         session: AsyncSession,
         *,
@@ -113,7 +150,7 @@ class ApiKeyService:
         """Issue a replacement; the old key keeps working for `overlap_seconds`, then expires."""
         now = utc_now()
         self._require_active(key, now)
-        new_key, secret = await self.create(
+        new_key, secret = await self._issue(
             session,
             merchant=merchant,
             livemode=key.livemode,
@@ -123,6 +160,7 @@ class ApiKeyService:
             expires_at=None,
             created_by=created_by,
         )
+        before = to_schema(key).model_dump(mode="json", include=_ROLLED)
         old_expiry = now + dt.timedelta(seconds=overlap_seconds)
         if key.expires_at is None or key.expires_at > old_expiry:
             key.expires_at = old_expiry
@@ -131,6 +169,18 @@ class ApiKeyService:
         key.rolled_to = new_key.id
         await session.flush()
         invalidate_after_commit(session, key_id=key.id)
+        await audit.record(
+            session,
+            action=AuditAction.api_key_rolled,
+            target=("api_key", key.id),
+            merchant_id=key.merchant_id,
+            livemode=key.livemode,
+            before=before,
+            after={
+                **to_schema(key).model_dump(mode="json", include=_ROLLED),
+                "new_key": to_schema(new_key).model_dump(mode="json", include={"id", "redacted"}),
+            },
+        )
         return new_key, secret
 
     async def revoke(self, session: AsyncSession, *, key: ApiKey) -> ApiKey:
@@ -138,6 +188,17 @@ class ApiKeyService:
             key.revoked_at = utc_now()
             await session.flush()
             invalidate_after_commit(session, key_id=key.id)
+            await audit.record(
+                session,
+                action=AuditAction.api_key_revoked,
+                target=("api_key", key.id),
+                merchant_id=key.merchant_id,
+                livemode=key.livemode,
+                before={"revoked_at": None},
+                after=to_schema(key).model_dump(
+                    mode="json", include={"id", "redacted", "revoked_at"}
+                ),
+            )
         return key
 
 

@@ -20,7 +20,7 @@ from mboa.auth.openapi import BearerScheme
 from mboa.auth.repository import AuthRepository
 from mboa.auth.scopes import KEY_PERMISSIONS, ROLE_PERMISSIONS, expand
 from mboa.auth.subject import AuthSubject, SubjectKind
-from mboa.auth.tokens import decode_access_token
+from mboa.auth.tokens import AccessClaims, decode_access_token
 from mboa.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 from mboa.kit.crypto import sha256_hex
 from mboa.kit.time import utc_now
@@ -114,13 +114,13 @@ async def authenticate_api_key(
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _User:
+class SignedIn:
     user_id: str
     session_id: str
     is_platform_admin: bool
 
 
-async def authenticate_user(request: Request, session: AsyncSession) -> _User:
+async def authenticate_user(request: Request, session: AsyncSession) -> SignedIn:
     """The user behind `Authorization: Bearer <access token>`, with a live session."""
     token = bearer_token(request)
     if token is None:
@@ -129,12 +129,18 @@ async def authenticate_user(request: Request, session: AsyncSession) -> _User:
     claims = decode_access_token(state.jwt_secret, token)
     if claims is None:
         raise Unauthorized("Invalid or expired access token.", code="access_token_invalid")
+    return await live_session_user(session, claims)
+
+
+async def live_session_user(session: AsyncSession, claims: AccessClaims) -> SignedIn:
+    """The user the claims name, if enabled and if that login session is still live (a
+    sign-out or a revocation ends it at once, for the API's tokens and the dashboard's cookie)."""
     user = await AuthRepository.from_session(session).user_with_live_session(
         claims.user_id, claims.session_id, now=utc_now()
     )
     if user is None:
         raise Unauthorized("This session has ended; log in again.", code="session_expired")
-    return _User(user.id, claims.session_id, user.is_platform_admin)
+    return SignedIn(user.id, claims.session_id, user.is_platform_admin)
 
 
 async def _after_authentication(
@@ -166,6 +172,8 @@ class ApiKeyAuth(BearerScheme):
             raise _missing()
         state = get_state(request)
         subject = await authenticate_api_key(request, token, state.key_cache)
+        if subject.key_id is not None:
+            state.key_usage.touch(subject.key_id)  # in memory; written in batches
         # The session, when the route opens one, is scoped to the key's merchant and mode; a GET
         # served by the read path never opens it.
         request.state.session_tenant = subject.tenant
@@ -198,24 +206,39 @@ class MemberAuth(BearerScheme):
     ) -> AuthSubject:
         user = await authenticate_user(request, session)
         merchant_id = request.path_params.get("merchant_id", "")
-        await set_merchant_only(session, merchant_id)
-        role = await AuthRepository.from_session(session).member_role(merchant_id, user.user_id)
-        if role is None:
-            raise NotFound(f"No such merchant: '{merchant_id}'", param="merchant_id")
-        livemode = _livemode_param(request) if self.mode_scoped else False
-        subject = AuthSubject(
-            kind=SubjectKind.user,
-            permissions=ROLE_PERMISSIONS[role],
-            merchant_id=merchant_id,
-            livemode=livemode,
-            user_id=user.user_id,
-            session_id=user.session_id,
-            role=role,
-            is_platform_admin=user.is_platform_admin,
-        )
-        if self.mode_scoped:
-            await set_tenant(session, TenantContext(merchant_id, livemode))
-        return await _after_authentication(request, subject, self.permission)
+        livemode = _livemode_param(request) if self.mode_scoped else None
+        return await member_subject(request, session, user, merchant_id, livemode, self.permission)
+
+
+async def member_subject(
+    request: Request,
+    session: AsyncSession,
+    user: SignedIn,
+    merchant_id: str,
+    livemode: bool | None,
+    permission: str | None,
+) -> AuthSubject:
+    """A signed-in user acting on a merchant with their role's permissions: the team API
+    (`MemberAuth`) and the dashboard's pages (its session cookie) both decide here. With a
+    `livemode`, the session is scoped to that merchant and mode; without, to the merchant's
+    account-level rows only."""
+    await set_merchant_only(session, merchant_id)
+    role = await AuthRepository.from_session(session).member_role(merchant_id, user.user_id)
+    if role is None:
+        raise NotFound(f"No such merchant: '{merchant_id}'", param="merchant_id")
+    subject = AuthSubject(
+        kind=SubjectKind.user,
+        permissions=ROLE_PERMISSIONS[role],
+        merchant_id=merchant_id,
+        livemode=bool(livemode),
+        user_id=user.user_id,
+        session_id=user.session_id,
+        role=role,
+        is_platform_admin=user.is_platform_admin,
+    )
+    if livemode is not None:
+        await set_tenant(session, TenantContext(merchant_id, livemode))
+    return await _after_authentication(request, subject, permission)
 
 
 class UserAuth(BearerScheme):

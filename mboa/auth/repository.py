@@ -29,6 +29,11 @@ _KEY_LOOKUP = text(
     "SELECT id, merchant_id, livemode, type, scopes, expires_at, revoked_at, merchant_status"
     " FROM mboa_authenticate_api_key(:secret_hash)"
 )
+_RECORD_LAST_USED = text(
+    "UPDATE api_keys AS k SET last_used_at = greatest(k.last_used_at, u.at)"
+    " FROM unnest(CAST(:ids AS varchar[]), CAST(:ats AS timestamptz[])) AS u(id, at)"
+    " WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)"
+)
 
 
 class AuthRepository:
@@ -45,6 +50,16 @@ class AuthRepository:
         if row is None:
             return None
         return KeyForAuthentication(*row)
+
+    async def record_last_used(self, uses: dict[str, dt.datetime]) -> int:
+        """Move each key's `last_used_at` forward to its time in `uses` (never back), in one
+        statement for all of them; rows already as recent are not rewritten. Needs a role that
+        sees every merchant's keys (the platform role). Returns the rows written."""
+        ids = sorted(uses)
+        result = await self.session.execute(
+            _RECORD_LAST_USED, {"ids": ids, "ats": [uses[key_id] for key_id in ids]}
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def user_with_live_session(
         self, user_id: str, session_id: str, *, now: dt.datetime

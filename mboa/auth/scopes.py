@@ -20,9 +20,18 @@ API_RESOURCES: Final = (
     "refunds",
     "account",
     "balance",
+    # events (issue 14): read them; write is resending them (POST /v1/events/{id}/resend)
+    "events",
+    # webhooks (issue 14)
+    "webhook_endpoints",
+    # checkout (issue 15)
+    "checkout_sessions",
+    "payment_links",
 )
 # Resources of account management, for people (the dashboard) only.
 ACCOUNT_RESOURCES: Final = ("team", "api_keys")
+AUDIT_READ: Final = "audit_logs:read"
+"""The audit log (docs/audit.md): owners and admins read it, and secret keys; nobody writes it."""
 
 
 def _both(*resources: str) -> frozenset[str]:
@@ -37,15 +46,22 @@ API_SCOPES: Final = _both(*API_RESOURCES)
 """Every scope a restricted key may be given."""
 
 ROLE_PERMISSIONS: Final[dict[MemberRole, frozenset[str]]] = {
-    MemberRole.owner: _both(*API_RESOURCES, *ACCOUNT_RESOURCES),
-    MemberRole.admin: _both(*API_RESOURCES, *ACCOUNT_RESOURCES),
+    MemberRole.owner: _both(*API_RESOURCES, *ACCOUNT_RESOURCES) | {AUDIT_READ},
+    MemberRole.admin: _both(*API_RESOURCES, *ACCOUNT_RESOURCES) | {AUDIT_READ},
     MemberRole.developer: _read(*API_RESOURCES, *ACCOUNT_RESOURCES)
-    | _both("api_keys", "customers", "payment_intents"),
+    | _both(
+        "api_keys",
+        "customers",
+        "payment_intents",
+        "webhook_endpoints",
+        "checkout_sessions",
+        "payment_links",
+    ),
     MemberRole.analyst: _read(*API_RESOURCES, "team"),
 }
 
 KEY_PERMISSIONS: Final[dict[ApiKeyType, frozenset[str]]] = {
-    ApiKeyType.secret: API_SCOPES,
+    ApiKeyType.secret: API_SCOPES | {AUDIT_READ},
     ApiKeyType.publishable: frozenset(),
 }
 

@@ -11,6 +11,9 @@ from mboa.kit.time import utc_now
 
 ISSUER = "mboa"
 AUDIENCE = "mboa-dashboard"
+COOKIE_AUDIENCE = "mboa-dashboard-cookie"
+"""The dashboard's session cookie: the same signed claims (user, login session), never accepted
+as a Bearer token, nor a Bearer token as the cookie."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -21,14 +24,14 @@ class AccessClaims:
 
 
 def issue_access_token(
-    secret: str, *, user_id: str, session_id: str, ttl_seconds: int
+    secret: str, *, user_id: str, session_id: str, ttl_seconds: int, audience: str = AUDIENCE
 ) -> tuple[str, dt.datetime]:
     now = utc_now()
     expires = now + dt.timedelta(seconds=ttl_seconds)
     token = jwt.encode(
         {
             "iss": ISSUER,
-            "aud": AUDIENCE,
+            "aud": audience,
             "sub": user_id,
             "sid": session_id,
             "iat": int(now.timestamp()),
@@ -40,13 +43,15 @@ def issue_access_token(
     return token, expires
 
 
-def decode_access_token(secret: str, token: str) -> AccessClaims | None:
+def decode_access_token(
+    secret: str, token: str, *, audience: str = AUDIENCE
+) -> AccessClaims | None:
     try:
         claims = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
-            audience=AUDIENCE,
+            audience=audience,
             issuer=ISSUER,
             options={"require": ["exp", "sub", "sid"]},
         )

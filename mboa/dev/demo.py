@@ -12,11 +12,14 @@ import dataclasses
 import json
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from mboa.api_keys.service import api_key as api_key_service
 from mboa.auth.repository import AuthRepository
 from mboa.config import Settings
 from mboa.dev.runtime import jwt_secret
 from mboa.kit.crypto import sha256_hex
+from mboa.ledger.fees import fee_plan
 from mboa.merchants.service import merchant as merchant_service
 from mboa.models import ApiKeyType
 from mboa.postgres import Database, TenantContext, set_tenant
@@ -60,6 +63,22 @@ async def _usable(db: Database, secret: str) -> bool:
     return row is not None and row.revoked_at is None and row.expires_at is None
 
 
+async def _shorten_default_settlement(session: AsyncSession, delay_seconds: int) -> None:
+    """A local run settles collections after minutes, not a day: the default plans keep their
+    rates and take `delay_seconds` (`MBOA_PAYMENTS__LOCAL_SETTLEMENT_DELAY_SECONDS`)."""
+    for plan in await fee_plan.default_plans(session):
+        if plan.settlement_delay_seconds != delay_seconds:
+            await fee_plan.set_plan(
+                session,
+                merchant_id=None,
+                operator=plan.operator,
+                currency=plan.currency,
+                percent_bps=plan.percent_bps,
+                fixed_amount=plan.fixed_amount,
+                settlement_delay_seconds=delay_seconds,
+            )
+
+
 async def ensure_demo(settings: Settings, db: Database) -> DemoAccount:
     path: Path = settings.data_dir / "demo.json"
     stored = await asyncio.to_thread(_load, path)
@@ -81,6 +100,9 @@ async def ensure_demo(settings: Settings, db: Database) -> DemoAccount:
                 "secret_key": secrets[ApiKeyType.secret],
                 "publishable_key": secrets[ApiKeyType.publishable],
             }
+    # Its own transaction: the sign-up's is scoped to the demo merchant, and a platform-wide
+    # action (granting staff, audited with no merchant) cannot be recorded in it.
+    async with db.app_sessions() as session, session.begin():
         if await UserRepository.from_session(session).get_by_email(STAFF_EMAIL) is None:
             await user_service.create_platform_admin(
                 session,
@@ -89,6 +111,8 @@ async def ensure_demo(settings: Settings, db: Database) -> DemoAccount:
                 name="Platform staff",
                 settings=settings.auth,
             )
+    async with db.platform_transaction() as session:
+        await _shorten_default_settlement(session, settings.payments.local_settlement_delay_seconds)
     if stored is None:
         raise RuntimeError(
             f"demo user exists but {path} is missing; delete .mboa/dev to start over"

@@ -7,6 +7,7 @@ Explicit URLs win (`MBOA_DATABASE_URL`, `MBOA_REDIS_URL`). Otherwise the embedde
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import secrets
 from pathlib import Path
@@ -21,6 +22,8 @@ from mboa.postgres import database_name, plain_url, with_database
 
 EMBEDDED_DATABASE = "mboa"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGED_MIGRATIONS = Path(__file__).resolve().parents[1] / "_migrations"
+"""Where an installed wheel (the image) carries migrations/ and alembic.ini (pyproject.toml)."""
 
 
 @dataclasses.dataclass
@@ -62,8 +65,12 @@ async def ensure_database(url: str) -> None:
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(REPO_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    if (PACKAGED_MIGRATIONS / "env.py").exists():
+        ini, scripts = PACKAGED_MIGRATIONS / "alembic.ini", PACKAGED_MIGRATIONS
+    else:  # a checkout (editable install)
+        ini, scripts = REPO_ROOT / "alembic.ini", REPO_ROOT / "migrations"
+    config = Config(str(ini))
+    config.set_main_option("script_location", str(scripts))
     config.attributes["url"] = url
     return config
 
@@ -84,5 +91,20 @@ def jwt_secret(settings: Settings) -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def webhook_encryption_key(settings: Settings) -> str:
+    """The configured key that encrypts webhook signing secrets at rest (base64 of 32 bytes), or
+    (outside production) one kept under the data dir, as `jwt_secret`."""
+    if settings.webhooks.encryption_key is not None:
+        return settings.webhooks.encryption_key.get_secret_value()
+    if settings.env is Environment.production:
+        raise RuntimeError("MBOA_WEBHOOKS__ENCRYPTION_KEY is required in production")
+    path = settings.data_dir / "webhook_encryption_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode("ascii"))
         path.chmod(0o600)
     return path.read_text().strip()

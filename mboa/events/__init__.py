@@ -1,3 +1,3 @@
 """Events (`evt_…`): what happened to a merchant's objects, written in the transaction that made
-it happen (docs/api-conventions.md §D5). Only the writer exists; the Events API and webhook
-delivery come next (issue 14)."""
+it happen (docs/api-conventions.md §D5); the Events API, the test-mode stream, `mboa listen` and
+`mboa trigger` (docs/events.md)."""

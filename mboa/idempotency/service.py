@@ -7,6 +7,11 @@
 - A request that fails validation, or fails without committing anything, releases its claim so the
   client can retry with the same key (Stripe does the same for validation failures).
 - A claim whose process died is taken over after `stale_lock_seconds`.
+
+Routes on the lean write path (`mboa.routing`, `WritesDep`) claim differently: the key is
+inserted **with its response, last in the request's own transaction** (`claim_at_commit`), so a
+concurrent duplicate waits for the first to end and then gets its answer replayed instead of a
+409 (docs/decisions/0004-idempotency-claimed-at-commit.md).
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+import asyncpg
+import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mboa.exceptions import BadRequest, IdempotencyError, IdempotencyInProgress
-from mboa.idempotency.repository import IdempotencyKeyRepository
+from mboa.idempotency.repository import IdempotencyKeyRepository, IdempotencyKeyWrites
 from mboa.kit.time import utc_now
-from mboa.postgres import TenantContext, set_tenant
+from mboa.postgres import Json, TenantContext, set_tenant
 
 MAX_KEY_LENGTH = 255
 log = structlog.get_logger("mboa.idempotency")
@@ -97,33 +104,153 @@ async def claim(
             raise IdempotencyInProgress(
                 "Another request with this Idempotency-Key just finished; retry"
             )
-        if (
-            record.request_fingerprint != request_fingerprint
-            or record.request_method != method
-            or record.request_path != path
-        ):
-            raise IdempotencyError(
-                "Keys for idempotent requests can only be used with the same parameters they were"
-                " first used with. Try using a key other than"
-                f" '{key}' if you meant to execute a different request.",
-                param="Idempotency-Key",
-            )
-        if record.completed_at is not None and record.response_status is not None:
-            raise IdempotentReplay(
-                StoredResponse(
-                    record.response_status,
-                    record.response_body or b"",
-                    record.response_headers or {},
-                )
-            )
-        if record.locked_at is not None and now - record.locked_at < stale_after:
-            raise IdempotencyInProgress(
-                "There is currently another in-progress request using this Idempotency-Key."
-                " Retry after it completes.",
-                param="Idempotency-Key",
-            )
+        _settle(
+            key,
+            (request_fingerprint, method, path),
+            (record.request_fingerprint, record.request_method, record.request_path),
+            record.locked_at,
+            _stored_of(
+                record.completed_at,
+                record.response_status,
+                record.response_body,
+                record.response_headers,
+            ),
+            now=now,
+            stale_after=stale_after,
+        )
         await repository.relock(record, now)
         return Claim(tenant, key)
+
+
+def _stored_of(
+    completed_at: dt.datetime | None,
+    status: int | None,
+    body: bytes | None,
+    headers: dict[str, Any] | None,
+) -> StoredResponse | None:
+    if completed_at is None or status is None:
+        return None
+    return StoredResponse(status, body or b"", headers or {})
+
+
+def _settle(
+    key: str,
+    request: tuple[str, str, str],
+    stored_request: tuple[str, str, str],
+    locked_at: dt.datetime | None,
+    stored: StoredResponse | None,
+    *,
+    now: dt.datetime,
+    stale_after: dt.timedelta,
+) -> None:
+    """What an existing key answers to a request (fingerprint, method, path): the stored response
+    (`IdempotentReplay`), 400 for other parameters, 409 while a live claim holds it. Returns when
+    the key may be taken over (a claim whose process died)."""
+    if stored_request != request:
+        raise IdempotencyError(
+            "Keys for idempotent requests can only be used with the same parameters they were"
+            " first used with. Try using a key other than"
+            f" '{key}' if you meant to execute a different request.",
+            param="Idempotency-Key",
+        )
+    if stored is not None:
+        raise IdempotentReplay(stored)
+    if locked_at is not None and now - locked_at < stale_after:
+        raise IdempotencyInProgress(
+            "There is currently another in-progress request using this Idempotency-Key."
+            " Retry after it completes.",
+            param="Idempotency-Key",
+        )
+
+
+# -- the lean write path: the key is claimed with its response, at the request's commit -------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PendingKey:
+    """A request's key, not claimed yet: the lean write path claims it at its commit."""
+
+    tenant: TenantContext
+    key: str
+    method: str
+    path: str
+    fingerprint: str
+
+
+def pending_key(
+    tenant: TenantContext, *, key: str, method: str, path: str, body: bytes
+) -> PendingKey:
+    return PendingKey(tenant, key, method, path, fingerprint(method, path, body))
+
+
+async def claim_at_commit(
+    connection: asyncpg.Connection,
+    pending: PendingKey,
+    response: StoredResponse,
+    *,
+    stale_after: dt.timedelta,
+) -> None:
+    """Claim the key with the request's response, as the last write of the request's
+    transaction (the caller commits). Raises like `claim` when the key already answers:
+    `IdempotentReplay` (the caller rolls back and replays), 400 for other parameters, 409 while
+    a claim of the session path is alive. A concurrent duplicate's uncommitted claim makes this
+    wait for that transaction's end: then its answer is replayed, or this claim goes through."""
+    writes = IdempotencyKeyWrites(connection)
+    tenant = pending.tenant
+    now = utc_now()
+    values = (
+        tenant.merchant_id,
+        tenant.livemode,
+        pending.key,
+        pending.method,
+        pending.path,
+        pending.fingerprint,
+        now,
+        response.status,
+        response.body,
+        Json(orjson.dumps(response.headers).decode()),
+    )
+    if await writes.insert_completed(*values):
+        return
+    record = await writes.get(tenant.merchant_id, tenant.livemode, pending.key, for_update=True)
+    if record is None:  # pruned between our insert and select
+        raise IdempotencyInProgress(
+            "Another request with this Idempotency-Key just finished; retry"
+        )
+    _settle_record(pending, record, now=now, stale_after=stale_after)
+    await writes.take_over(*values)
+
+
+async def check(
+    connection: asyncpg.Connection, pending: PendingKey, *, stale_after: dt.timedelta
+) -> None:
+    """Raise what claiming would raise, without claiming: a request refused before its claim
+    still gets the key's stored answer first, as when keys were claimed before the work."""
+    tenant = pending.tenant
+    record = await IdempotencyKeyWrites(connection).get(
+        tenant.merchant_id, tenant.livemode, pending.key, for_update=False
+    )
+    if record is not None:
+        _settle_record(pending, record, now=utc_now(), stale_after=stale_after)
+
+
+def _settle_record(
+    pending: PendingKey, record: asyncpg.Record, *, now: dt.datetime, stale_after: dt.timedelta
+) -> None:
+    _settle(
+        pending.key,
+        (pending.fingerprint, pending.method, pending.path),
+        (record["request_fingerprint"], record["request_method"], record["request_path"]),
+        record["locked_at"],
+        _stored_of(
+            record["completed_at"],
+            record["response_status"],
+            record["response_body"],
+            record["response_headers"],
+        ),
+        now=now,
+        stale_after=stale_after,
+    )
 
 
 async def complete(session: AsyncSession, claim_: Claim, response: StoredResponse) -> None:

@@ -12,7 +12,13 @@ import os
 import signal
 from typing import Literal
 
-CrashPoint = Literal["before_commit", "after_operator_call", "in_callback", "relay_before_mark"]
+CrashPoint = Literal[
+    "before_commit",
+    "after_operator_call",
+    "in_callback",
+    "relay_before_mark",
+    "webhook_after_send",
+]
 
 CRASH_AT: str | None = os.environ.get("MBOA_FAULTS__CRASH_AT") or None
 

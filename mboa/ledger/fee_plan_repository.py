@@ -26,6 +26,10 @@ class FeePlanRepository(RepositoryBase[LedgerFeePlan]):
         )
         return await self.get_one_or_none(statement)
 
+    async def default_plans(self) -> list[LedgerFeePlan]:
+        statement = select(LedgerFeePlan).where(LedgerFeePlan.merchant_id.is_(None))
+        return list((await self.session.execute(statement)).scalars())
+
     async def plans_of(self, merchant_id: str) -> list[LedgerFeePlan]:
         """The merchant's own plans and the default ones."""
         statement = select(LedgerFeePlan).where(

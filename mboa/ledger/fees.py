@@ -11,6 +11,8 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mboa.audit.service import Action as AuditAction
+from mboa.audit.service import audit
 from mboa.exceptions import BadRequest
 from mboa.kit.money import CURRENCY_EXPONENTS
 from mboa.ledger.exceptions import FeePlanMissing
@@ -63,6 +65,10 @@ class FeePlanService:
             raise FeePlanMissing(f"No fee plan for {operator} in {currency}, not even a default")
         return _plan(row)
 
+    async def default_plans(self, session: AsyncSession) -> list[FeePlan]:
+        """The plans of merchants without one of their own (`merchant_id` None)."""
+        return [_plan(row) for row in await FeePlanRepository.from_session(session).default_plans()]
+
     async def plans_of(self, session: AsyncSession, merchant_id: str) -> list[FeePlan]:
         """The plan that applies to the merchant for each operator and currency: its own, or
         the default (`merchant_id` None)."""
@@ -79,10 +85,15 @@ class FeePlanService:
     ) -> FeePlan:
         """Drop the merchant's own plan for an operator (if it had one): the default applies
         again to collections posted from now on. Returns the plan that now applies."""
-        await FeePlanRepository.from_session(session).remove(merchant_id, operator, currency)
-        return await self.plan_for(
+        before = await self.plan_for(
             session, merchant_id=merchant_id, operator=operator, currency=currency
         )
+        await FeePlanRepository.from_session(session).remove(merchant_id, operator, currency)
+        after = await self.plan_for(
+            session, merchant_id=merchant_id, operator=operator, currency=currency
+        )
+        await _audit(session, AuditAction.fee_plan_removed, merchant_id, before, after)
+        return after
 
     async def set_plan(
         self,
@@ -112,6 +123,10 @@ class FeePlanService:
                 f"settlement_delay_seconds is 0 to {MAX_SETTLEMENT_DELAY_SECONDS} (90 days)",
                 param="settlement_delay_seconds",
             )
+        current = await FeePlanRepository.from_session(session).plan_for(
+            merchant_id or "", operator, currency
+        )
+        before = _plan(current) if current is not None else None
         await FeePlanRepository.from_session(session).upsert(
             merchant_id=merchant_id,
             operator=operator,
@@ -120,9 +135,34 @@ class FeePlanService:
             fixed_amount=fixed_amount,
             settlement_delay_seconds=settlement_delay_seconds,
         )
-        return FeePlan(
+        plan = FeePlan(
             operator, currency, percent_bps, fixed_amount, settlement_delay_seconds, merchant_id
         )
+        await _audit(
+            session,
+            AuditAction.fee_plan_set,
+            merchant_id,
+            before,
+            plan,
+        )
+        return plan
+
+
+async def _audit(
+    session: AsyncSession,
+    action: AuditAction,
+    merchant_id: str | None,
+    before: FeePlan | None,
+    after: FeePlan,
+) -> None:
+    await audit.record(
+        session,
+        action=action,
+        target=("fee_plan", f"{merchant_id or 'default'}:{after.operator}:{after.currency}"),
+        merchant_id=merchant_id,
+        before=dataclasses.asdict(before) if before is not None else None,
+        after=dataclasses.asdict(after),
+    )
 
 
 fee_plan = FeePlanService()

@@ -123,6 +123,20 @@ class LedgerRepository(RepositoryBase[LedgerTransaction]):
         )
         return rows.first()
 
+    async def open_deferrals(self, transaction_id: str) -> list[str]:
+        """Open holds that keep part of a settled collection's net pending
+        (`LedgerService.draw_pending`). Read through the small queue of open pendings with an
+        expiry: `ledger_transactions.source` has no index."""
+        rows = await self.session.execute(
+            text(
+                "SELECT t.id FROM ledger_open_pendings o"
+                " JOIN ledger_transactions t ON t.id = o.transaction_id"
+                " WHERE t.type = 'settlement' AND t.source = :source ORDER BY t.id"
+            ),
+            {"source": transaction_id},
+        )
+        return [str(row[0]) for row in rows]
+
     # Merchant-facing reads: under the API role, row-level security limits rows to the tenant.
 
     async def merchant_accounts(self) -> list[LedgerAccount]:

@@ -58,6 +58,14 @@ class SettlementBatch:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Draw:
+    """What `draw_pending` made spendable, and when it would have settled (None: it was due)."""
+
+    amount: int
+    until: dt.datetime | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Balance:
     balance: int
     """Posted."""
@@ -406,6 +414,109 @@ class LedgerService:
             return None
         return (await self.post(session, [_settlement(row)]))[0]
 
+    async def draw_pending(
+        self, session: AsyncSession, transaction_id: str, *, amount: int, idempotency_key: str
+    ) -> Draw | None:
+        """Make up to `amount` of one collection's net that still waits in pending spendable
+        now, and no more: the rest stays unspendable until the collection's `available_on`.
+        A refund draws on its own payment's pending funds this way (docs/refunds.md,
+        "Funding"). None when the collection has nothing pending left to draw.
+
+        No partial settlement exists (a collection settles once, in full: `mboa ledger verify`
+        checks 13 to 15), so the collection is settled now and the rest of its net is put back
+        under a hold — available → pending, two-phase, expiring at the collection's
+        `available_on` (`defer`). The hold keeps it out of the spendable balance and shows it as
+        pending; the expiry job releases it when the settlement would have. A later draw on the
+        same collection releases that hold and holds back what is left of it."""
+        if amount <= 0:
+            return None
+        repository = LedgerRepository.from_session(session)
+        now = utc_now()
+        row = await repository.settlement_of(transaction_id)
+        if row is not None and row.amount > 0:
+            drawn = min(amount, row.amount)
+            until = row.available_on if row.available_on > now else None
+            postings = [_settlement(row)]
+            if until is not None and row.amount > drawn:
+                postings.append(
+                    _deferral(
+                        row.merchant_id,
+                        row.livemode,
+                        row.currency,
+                        row.amount - drawn,
+                        until,
+                        transaction_id,
+                        f"{idempotency_key}:defer",
+                    )
+                )
+        else:
+            postings, drawn, until = await self._redraw(
+                session, transaction_id, amount, idempotency_key
+            )
+            if not postings:
+                return None
+        for result in await self.post(session, postings):
+            if not result.ok:
+                # The settlement and the hold stand or fall together; the caller rolls back.
+                raise LedgerError(f"draw on {transaction_id} refused: {result.outcome}")
+        return Draw(drawn, until)
+
+    async def _redraw(
+        self, session: AsyncSession, transaction_id: str, amount: int, idempotency_key: str
+    ) -> tuple[list[Posting], int, dt.datetime | None]:
+        """Release the open deferrals of a settled collection and hold back what is left."""
+        postings: list[Posting] = []
+        held, until, key = 0, None, None
+        for number, pending_id in enumerate(
+            await LedgerRepository.from_session(session).open_deferrals(transaction_id)
+        ):
+            pending, holds = await self._pending(session, pending_id)
+            held += sum(row.amount for row in holds if row.amount > 0)
+            expires_at = pending.expires_at or utc_now()
+            until = expires_at if until is None else max(until, expires_at)
+            key = merchant_account(
+                pending.merchant_id or "", pending.livemode, pending.currency, AccountKind.pending
+            )
+            postings.append(
+                self._void_posting(pending, holds, f"{idempotency_key}:release:{number}", False)
+            )
+        if not postings or until is None or key is None:
+            return [], 0, None
+        drawn = min(amount, held)
+        if held > drawn:
+            postings.append(
+                _deferral(
+                    key.merchant_id or "",
+                    key.livemode,
+                    key.currency,
+                    held - drawn,
+                    until,
+                    transaction_id,
+                    f"{idempotency_key}:defer",
+                )
+            )
+        return postings, drawn, until
+
+    async def defer(
+        self,
+        session: AsyncSession,
+        *,
+        transaction_id: str,
+        merchant_id: str,
+        livemode: bool,
+        currency: str,
+        amount: int,
+        until: dt.datetime,
+        idempotency_key: str,
+    ) -> PostingResult:
+        """Hold `amount` of the merchant's available balance back as pending until `until`, for
+        the collection `transaction_id` (see `draw_pending`): a failed refund gives back what
+        it drew on its payment's pending funds this way."""
+        posting = _deferral(
+            merchant_id, livemode, currency, amount, until, transaction_id, idempotency_key
+        )
+        return (await self.post(session, [posting]))[0]
+
     # ── reading ─────────────────────────────────────────────────────────────────────────────
 
     async def balance(self, session: AsyncSession, key: AccountKey) -> Balance:
@@ -445,7 +556,9 @@ class LedgerService:
             if row.kind == AccountKind.available:
                 totals["available"] += row.balance - row.pending_debits
             elif row.kind == AccountKind.pending:
-                totals["pending"] += row.balance - row.pending_debits
+                # Pending credits: collected money held back until its settlement time after a
+                # refund drew on it (`draw_pending`).
+                totals["pending"] += row.balance - row.pending_debits + row.pending_credits
             elif row.kind == AccountKind.reserved:
                 totals["reserved"] += row.balance + row.pending_credits
         return [
@@ -568,6 +681,42 @@ def _settlement(row: Any) -> Posting:
                     row.merchant_id, row.livemode, row.currency, AccountKind.available
                 ),
                 row.amount,
+            ),
+        ],
+    )
+
+
+def _deferral(
+    merchant_id: str,
+    livemode: bool,
+    currency: str,
+    amount: int,
+    until: dt.datetime,
+    collection: str,
+    idempotency_key: str,
+) -> Posting:
+    """A hold of `amount` from the merchant's available balance back into pending, expiring at
+    `until` (the collection's `available_on`). Not a balance transaction: the money is the
+    collection's net, already shown by it."""
+    return Posting(
+        idempotency_key=idempotency_key,
+        type=SourceType.settlement,
+        currency=currency,
+        livemode=livemode,
+        merchant_id=merchant_id,
+        source=collection,
+        phase=Phase.pending,
+        expires_at=until,
+        legs=[
+            Leg(
+                merchant_account(merchant_id, livemode, currency, AccountKind.available),
+                -amount,
+                EntryKind.hold,
+            ),
+            Leg(
+                merchant_account(merchant_id, livemode, currency, AccountKind.pending),
+                amount,
+                EntryKind.hold,
             ),
         ],
     )

@@ -32,3 +32,25 @@ class OwnerOnly(Forbidden):
 
 class InvalidTransition(BadRequest):
     code = "merchant_status_invalid"
+
+
+class InvitationPending(Conflict):
+    code = "invitation_pending"
+
+
+class InvitationNotFound(NotFound):
+    pass
+
+
+class InvitationInvalid(NotFound):
+    """The link's token names no pending invitation (used, revoked, expired, or never)."""
+
+    code = "invitation_invalid"
+
+
+class InvitationEmailMismatch(Forbidden):
+    code = "invitation_email_mismatch"
+
+
+class EmailInvalid(BadRequest):
+    code = "email_invalid"

@@ -23,6 +23,9 @@ class Account(Schema):
     approved_at: UnixTimestamp | None = None
     suspended_at: UnixTimestamp | None = None
     metadata: dict[str, str] = Field(default_factory=dict, validation_alias="metadata_")
+    logo_url: str | None = None
+    """The merchant's logo (WebP, at most 256 px a side) by a signed URL valid at least an hour;
+    null without a logo. Set it with `POST /v1/merchants/{id}/logo`."""
 
 
 class AccountAdmin(Account):
@@ -30,6 +33,8 @@ class AccountAdmin(Account):
 
     suspension_reason: str | None = None
     approved_by: str | None = None
+    submitted_at: UnixTimestamp | None = None
+    rejection_reason: str | None = None
 
 
 class MerchantCreate(InputSchema):

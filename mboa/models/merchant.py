@@ -12,6 +12,10 @@ from mboa.kit.db import CreatedMixin, MetadataMixin, Model
 class MerchantStatus(enum.StrEnum):
     sandbox = "sandbox"
     """New merchants: test mode only, no live keys."""
+    submitted = "submitted"
+    """The owner submitted the business profile and documents (KYC): staff review them."""
+    rejected = "rejected"
+    """Staff refused the submission (`rejection_reason`); the owner may fix it and submit again."""
     active = "active"
     """Approved by platform staff: live keys may be created."""
     suspended = "suspended"
@@ -42,6 +46,18 @@ class Merchant(CreatedMixin, MetadataMixin, Model):
     approved_by: Mapped[str | None] = mapped_column(String(40))
     suspended_at: Mapped[dt.datetime | None] = mapped_column()
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    support_email: Mapped[str | None] = mapped_column(String(320))
+    """Shown to the merchant's customers (receipts, payment pages)."""
+    support_phone: Mapped[str | None] = mapped_column(String(20))
+    payout_phone: Mapped[str | None] = mapped_column(String(20))
+    """The default payout wallet (E.164), proposed first when a payout is requested."""
+    payout_provider: Mapped[str | None] = mapped_column(String(20))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column()
+    """When the owner last submitted the KYC (docs/going-live.md)."""
+    rejected_at: Mapped[dt.datetime | None] = mapped_column()
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+    logo_key: Mapped[str | None] = mapped_column(String(200))
+    """The merchant's logo in object storage (`merchants/<id>/logo/…`, docs/storage.md)."""
 
 
 class MerchantMember(CreatedMixin, Model):
@@ -61,3 +77,7 @@ class MerchantMember(CreatedMixin, Model):
     role: Mapped[MemberRole] = mapped_column(
         Enum(MemberRole, name="member_role", native_enum=False, length=20), nullable=False
     )
+    notify_payout_paid: Mapped[bool | None] = mapped_column()
+    """The member's e-mail preferences; None: their role's default (mboa/mail/service.py)."""
+    notify_payout_failed: Mapped[bool | None] = mapped_column()
+    notify_webhook_disabled: Mapped[bool | None] = mapped_column()

@@ -3,7 +3,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +29,28 @@ class PaymentIntent(MerchantOwnedMixin, MetadataMixin, Model):
         UniqueConstraint("merchant_id", "livemode", "reference"),
         Index("ix_payment_intents_tenant", "merchant_id", "livemode", "id"),
         Index("ix_payment_intents_expiring", "status", "expires_at"),
+        # The dashboard's search (any part of a reference or a phone number) and filters.
+        Index(
+            "ix_payment_intents_reference_trgm",
+            "reference",
+            postgresql_using="gin",
+            postgresql_ops={"reference": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_payment_intents_phone_trgm",
+            "phone",
+            postgresql_using="gin",
+            postgresql_ops={"phone": "gin_trgm_ops"},
+        ),
+        Index("ix_payment_intents_tenant_status", "merchant_id", "livemode", "status", "id"),
+        Index("ix_payment_intents_tenant_customer", "merchant_id", "livemode", "customer_id", "id"),
+        Index(
+            "ix_payment_intents_tenant_succeeded",
+            "merchant_id",
+            "livemode",
+            "succeeded_at",
+            postgresql_where=text("succeeded_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -19,7 +19,7 @@ from mboa.payments.schemas import (
 from mboa.payments.service import payment_intent as payment_intent_service
 from mboa.payments.states import Status
 from mboa.providers.types import ProviderName
-from mboa.routing import ApiRoute, ReadsDep, SessionDep
+from mboa.routing import ApiRoute, ReadsDep, SessionDep, WritesDep
 from mboa.state import get_state
 
 router = APIRouter(prefix="/payment_intents", tags=["Payment intents"], route_class=ApiRoute)
@@ -40,11 +40,13 @@ SettingsDep = Annotated[PaymentsSettings, Depends(_settings)]
     "", response_model=PaymentIntent, responses=error_responses(400, 401, 403, 404, 409, 429)
 )
 async def create_payment_intent(
-    auth: PaymentsWrite, session: SessionDep, settings: SettingsDep, body: PaymentIntentCreate
-) -> PaymentIntent:
+    auth: PaymentsWrite, writes: WritesDep, settings: SettingsDep, body: PaymentIntentCreate
+) -> Response:
     """Ask for money. With `phone` (and optionally `provider`) the payer's phone is prompted at
     once and the intent is `processing`; without, it waits in `requires_payment_method`."""
-    return await payment_intent_service.create(session, auth, body, settings)
+    # The lean write path (mboa.routing): one transaction on a bare connection, one commit.
+    rendered = await payment_intent_service.create(writes, auth, body, settings)
+    return Response(rendered, media_type="application/json")
 
 
 @router.get(

@@ -10,6 +10,7 @@ from sqlalchemy import Select, select, update
 from mboa.kit.pagination import CreatedRange
 from mboa.kit.repository import RepositoryBase
 from mboa.models import PaymentAttempt, PaymentIntent
+from mboa.worker.repository import outbox_insert_sql
 
 
 class PaymentIntentRepository(RepositoryBase[PaymentIntent]):
@@ -81,6 +82,19 @@ class PaymentAttemptRepository(RepositoryBase[PaymentAttempt]):
         )
         return str(stored.scalar_one())
 
+    async def mark_outcome_unknown(self, attempt_id: str, reason: str) -> None:
+        """Remember on an attempt not yet sent that a try's outcome was unknown (`raw_reason`,
+        payments.service.OUTCOME_UNKNOWN); a final attempt is left alone."""
+        await self.session.execute(
+            update(PaymentAttempt)
+            .where(
+                PaymentAttempt.id == attempt_id,
+                PaymentAttempt.status == "pending",
+                PaymentAttempt.sent_at.is_(None),
+            )
+            .values(raw_reason=reason)
+        )
+
     async def due_for_check(self, now: dt.datetime, limit: int) -> list[str]:
         statement = (
             select(PaymentAttempt.id)
@@ -132,3 +146,83 @@ class PaymentIntentReads:
             else:
                 intent[key] = value
         return intent, (attempt if attempt["id"] is not None else None)
+
+
+_INTENT_COLUMNS = (
+    "id",
+    "merchant_id",
+    "livemode",
+    "created_at",
+    "metadata",
+    "amount",
+    "currency",
+    "reference",
+    "description",
+    "customer_id",
+    "status",
+    "expires_at",
+    "provider",
+    "phone",
+    "amount_received",
+    "fee",
+    "net",
+    "amount_refunded",
+    "refund_due",
+    "latest_attempt_id",
+)
+_ATTEMPT_COLUMNS = (
+    "id",
+    "merchant_id",
+    "livemode",
+    "created_at",
+    "payment_intent_id",
+    "provider",
+    "flow",
+    "phone",
+    "phone_masked",
+    "amount",
+    "currency",
+    "status",
+    "operator_reference",
+    "next_check_at",
+    "status_checks",
+)
+
+
+def _insert(table: str, columns: tuple[str, ...], first: int) -> str:
+    placeholders = ", ".join(f"${first + i}" for i in range(len(columns)))
+    # Table and column names are this module's constants; every value is a parameter.
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+
+
+class PaymentIntentWrites:
+    """The lean write path of `POST /v1/payment_intents` (`mboa.routing`, `WritesDep`): the new
+    intent, with its first attempt and that attempt's outbox job, in ONE statement (a
+    data-modifying CTE), so one round trip, under the same row-level security as the session.
+    Rows are keyed by column name (`metadata`, not the ORM's `metadata_`)."""
+
+    _INTENT = _insert("payment_intents", _INTENT_COLUMNS, 1)
+    _WITH_ATTEMPT = (
+        f"WITH intent AS ({_INTENT}), attempt AS ("
+        f"{_insert('payment_attempts', _ATTEMPT_COLUMNS, len(_INTENT_COLUMNS) + 1)}) "
+        + outbox_insert_sql(len(_INTENT_COLUMNS) + len(_ATTEMPT_COLUMNS) + 1)
+    )
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def insert(
+        self,
+        intent: dict[str, Any],
+        attempt: dict[str, Any] | None,
+        job: tuple[str, Any, str] | None,
+    ) -> None:
+        """Raises asyncpg's `UniqueViolationError` when the reference is taken (the caller's
+        transaction is then aborted: it rolls back)."""
+        values = [intent[column] for column in _INTENT_COLUMNS]
+        if attempt is None:
+            await self.connection.execute(self._INTENT, *values)
+            return
+        assert job is not None, "an attempt is sent by its job"
+        values += [attempt[column] for column in _ATTEMPT_COLUMNS]
+        await self.connection.execute(self._WITH_ATTEMPT, *values, *job)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import orjson
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,9 @@ from mboa.auth.subject import AuthSubject
 from mboa.config import PaymentsSettings
 from mboa.customers.exceptions import CustomerNotFound
 from mboa.customers.service import customer as customer_service
+from mboa.discrepancies.service import Kind as DiscrepancyKind
+from mboa.discrepancies.service import amount_differs
+from mboa.discrepancies.service import discrepancy as discrepancy_service
 from mboa.events.service import event as event_service
 from mboa.exceptions import BadRequest
 from mboa.kit.db import sqlstate
@@ -31,7 +35,9 @@ from mboa.kit.pagination import CreatedRange, ListParams
 from mboa.kit.time import next_status_check, utc_now
 from mboa.ledger.fees import fee_plan
 from mboa.ledger.service import ledger
+from mboa.metrics import after_commit
 from mboa.models import PaymentAttempt, PaymentIntent
+from mboa.payments import metrics
 from mboa.payments.exceptions import (
     AmountTooLarge,
     AmountTooSmall,
@@ -44,6 +50,7 @@ from mboa.payments.repository import (
     PaymentAttemptRepository,
     PaymentIntentReads,
     PaymentIntentRepository,
+    PaymentIntentWrites,
 )
 from mboa.payments.schemas import PaymentIntent as PaymentIntentObject
 from mboa.payments.schemas import (
@@ -53,8 +60,14 @@ from mboa.payments.schemas import (
     render,
 )
 from mboa.payments.states import LATE_SUCCESS, Action, CancellationReason, Status, transition
-from mboa.postgres import Database
-from mboa.providers.errors import ProviderError, ProviderInternalError, ProviderNotFound
+from mboa.postgres import Database, Json
+from mboa.providers.errors import (
+    MalformedResponse,
+    ProviderError,
+    ProviderInternalError,
+    ProviderNotFound,
+    ProviderRejected,
+)
 from mboa.providers.phone import resolve_provider
 from mboa.providers.types import (
     CollectionFlow,
@@ -133,6 +146,65 @@ def payment_error(failure: FailureCode | None, raw_reason: str | None) -> dict[s
     }
 
 
+OUTCOME_UNKNOWN = "outcome_unknown"
+"""Prefix of `raw_reason` on an attempt not yet sent whose earlier try had an unknown outcome
+(a timeout, MTN's 500): the operator may hold the request, so it is never failed for an outage
+(docs/payments.md, "When the operator is down")."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Step:
+    """What to do after a try failed: `retry` (BullMQ sends the same reference again), else
+    `failure` (fail the attempt with it) or, when None, leave it to the status reads."""
+
+    retry: bool = False
+    failure: FailureCode | None = None
+    mark_unknown: bool = False
+
+
+def _raw_code(exc: ProviderError) -> str:
+    return exc.raw_code or type(exc).__name__
+
+
+def _after_error(
+    exc: ProviderError,
+    *,
+    retry: bool,
+    final_try: bool,
+    may_be_held: bool = False,
+    nothing_sent: bool = False,
+) -> _Step:
+    """The rule for a try of `payments.initiate` that failed (docs/payments.md).
+
+    * Unknown outcome (timeout, reset after sending, MTN's 500, an unreadable answer): the
+      operator may hold the request. Retried with the same reference (remembered on the
+      attempt) except MTN's 500, which says not to resend; after the last try, status reads.
+    * The operator may hold it from an earlier try (`may_be_held`): the same, never failed for
+      an outage; only a business refusal for this reference fails it.
+    * Operator down, the request known not processed (a 5xx answer that is not an unknown
+      outcome, a refused connection, our open circuit breaker: nothing sent): retried, then
+      failed with `operator_error` (`operator_unavailable`) at the last try.
+    * Refused (business or configuration): failed at once with the operator's reason. A refusal
+      without a reason on a retry follows the outage that caused the retry (e.g. Orange's
+      payToken expired meanwhile): `operator_error`, never `operator_refused`.
+    """
+    unknown = not nothing_sent and (
+        exc.outcome_unknown or isinstance(exc, (ProviderInternalError, MalformedResponse))
+    )
+    if unknown:
+        resend = not final_try and not isinstance(exc, ProviderInternalError)
+        return _Step(retry=resend, mark_unknown=True)
+    if may_be_held and not (isinstance(exc, ProviderRejected) and exc.failure_code):
+        return _Step(retry=exc.retryable and not final_try)
+    if exc.retryable:
+        if not final_try:
+            return _Step(retry=True)
+        return _Step(failure=FailureCode.operator_error)
+    if exc.failure_code is not None:
+        return _Step(failure=exc.failure_code)
+    return _Step(failure=FailureCode.operator_error if retry else FailureCode.not_allowed)
+
+
 def _columns(obj: PaymentIntent | PaymentAttempt) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in obj.__mapper__.column_attrs}
 
@@ -145,6 +217,21 @@ def as_object(intent: PaymentIntent, attempt: PaymentAttempt | None) -> PaymentI
 class CallbackAttempt:
     waiting: bool
     notification_token: str | None
+    sent_at: dt.datetime | None = None
+
+
+def _count_final(session: AsyncSession, attempt: PaymentAttempt) -> None:
+    provider, status, currency = attempt.provider, attempt.status, attempt.currency
+    failure, amount = attempt.failure_code or "", attempt.amount
+    took = (attempt.finished_at - attempt.created_at).total_seconds() if attempt.finished_at else 0
+
+    def record() -> None:
+        metrics.ATTEMPTS_FINISHED.labels(provider, status, failure).inc()
+        metrics.ATTEMPT_DURATION.labels(provider, status).observe(max(took, 0.0))
+        if status == "succeeded":
+            metrics.AMOUNT_SUCCEEDED.labels(provider, currency).inc(amount)
+
+    after_commit(session, record)
 
 
 class PaymentIntentService:
@@ -152,12 +239,98 @@ class PaymentIntentService:
 
     async def create(
         self,
-        session: AsyncSession,
+        writes: asyncpg.Connection,
         auth: AuthSubject,
         body: PaymentIntentCreate,
         settings: PaymentsSettings,
-    ) -> PaymentIntentObject:
+    ) -> str:
+        """The lean write path (`WritesDep`): checks in Python, then the intent, with its
+        attempt and outbox job when it has a phone (or pays by Orange WebPay), in one statement,
+        and its events in one more. Returns the response's JSON, rendered once (the
+        `.processing` event's snapshot is the same text). Raises an `MboaError` only before
+        writing (the route rolls back: a taken reference aborts the transaction anyway)."""
         tenant = auth.tenant
+        currency, expires_in = self._checked(body, settings)
+        if body.customer is not None:
+            try:
+                await customer_service.retrieve(writes, body.customer)
+            except CustomerNotFound:
+                raise CustomerNotFound(
+                    f"No such customer: '{body.customer}'", param="customer"
+                ) from None
+        now = utc_now()
+        intent: dict[str, Any] = {
+            "id": new_id(Prefix.payment_intent),
+            "merchant_id": tenant.merchant_id,
+            "livemode": tenant.livemode,
+            "created_at": now,
+            "metadata_": body.metadata or {},
+            "amount": body.amount,
+            "currency": currency,
+            "reference": body.reference,
+            "description": body.description,
+            "customer_id": body.customer,
+            "status": Status.requires_payment_method.value,
+            "cancellation_reason": None,
+            "canceled_at": None,
+            "expires_at": now + dt.timedelta(seconds=expires_in),
+            "provider": body.provider.value if body.provider is not None else None,
+            "phone": None,
+            "amount_received": 0,
+            "fee": 0,
+            "net": 0,
+            "amount_refunded": 0,
+            "refund_due": False,
+            "last_payment_error": None,
+            "latest_attempt_id": None,
+        }
+        created = render(intent, None).model_dump_json()
+        attempt = None
+        if body.phone is not None or body.provider is ProviderName.orange_money:
+            attempt = self._attempt_row(intent, body.phone, body.provider, settings, now=now)
+            after = transition(intent["status"], Action.confirm)
+            assert after is not None
+            intent |= {
+                "status": after.value,
+                "provider": attempt["provider"],
+                "phone": attempt["phone"],
+                "latest_attempt_id": attempt["id"],
+            }
+        response = created if attempt is None else render(intent, attempt).model_dump_json()
+        job = None
+        if attempt is not None:
+            job = (
+                INITIATE_TASK,
+                Json('{"attempt_id":"' + attempt["id"] + '"}'),
+                f"{INITIATE_TASK}:{attempt['id']}",
+            )
+        row = intent | {"metadata": Json(orjson.dumps(intent["metadata_"]).decode())}
+        try:
+            await PaymentIntentWrites(writes).insert(row, attempt, job)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "uq_payment_intents_merchant_id_livemode_reference":
+                # A reference already taken (or taken by a concurrent request) is found by the
+                # unique index: no round trip to ask first.
+                raise ReferenceTaken(
+                    f"a payment intent already has the reference {body.reference!r}",
+                    param="reference",
+                ) from None
+            raise
+        events = [("payment_intent.created", intent["id"], created)]
+        if attempt is not None:
+            events.append(("payment_intent.processing", intent["id"], response))
+        await event_service.write(
+            writes, merchant_id=tenant.merchant_id, livemode=tenant.livemode, now=now, events=events
+        )
+        if attempt is not None:
+            # The lean path has no session to hook: every write is done and the route commits
+            # next; a commit that fails is a 500, counted by the request metrics.
+            metrics.ATTEMPTS_CREATED.labels(attempt["provider"]).inc()
+        return response
+
+    def _checked(self, body: PaymentIntentCreate, settings: PaymentsSettings) -> tuple[str, int]:
+        """The currency (upper case) and `expires_in` of a new intent, or the 400 naming the
+        parameter that is wrong."""
         currency = body.currency.upper()
         if currency not in settings.currencies:
             raise CurrencyUnsupported(
@@ -179,6 +352,22 @@ class PaymentIntentService:
                 f"expires_in must be between 60 and {settings.max_expires_in} seconds",
                 param="expires_in",
             )
+        return currency, expires_in
+
+    async def create_awaiting_payment_method(
+        self,
+        session: AsyncSession,
+        auth: AuthSubject,
+        body: PaymentIntentCreate,
+        settings: PaymentsSettings,
+    ) -> PaymentIntentObject:
+        """An intent in `requires_payment_method`, written in the caller's ORM transaction (a
+        checkout session creates its intent this way; the page confirms it later). The public
+        create takes the lean write path instead (`create`)."""
+        if body.phone is not None:
+            raise BadRequest("this intent is confirmed later: no phone here", param="phone")
+        tenant = auth.tenant
+        currency, expires_in = self._checked(body, settings)
         if body.customer is not None:
             try:
                 await customer_service.get(session, body.customer)
@@ -186,8 +375,6 @@ class PaymentIntentService:
                 raise CustomerNotFound(
                     f"No such customer: '{body.customer}'", param="customer"
                 ) from None
-        # A reference already taken is found by the unique index on flush (below): one round
-        # trip less than asking first, and the same answer when two requests race.
         now = utc_now()
         intent = PaymentIntent(
             id=new_id(Prefix.payment_intent),
@@ -209,34 +396,18 @@ class PaymentIntentService:
             amount_refunded=0,
             refund_due=False,
         )
-        # The intent is inserted once, already `processing` with its attempt when it has one
-        # (no INSERT then UPDATE). A reference already taken is found by the unique index on
-        # this flush: one round trip less than asking first, and the same answer when two
-        # requests race. Each snapshot is rendered once, before the flush (it needs nothing
-        # from PostgreSQL); the rest (the attempt, both events in one statement) is written by
-        # the flush of the route's commit, after the stored response.
-        created = as_object(intent, None)
-        attempt = None
-        if body.phone is not None or body.provider is ProviderName.orange_money:
-            attempt = self._new_attempt(intent, body.phone, body.provider, settings, now=now)
         session.add(intent)
         try:
             await session.flush()
         except IntegrityError as exc:
-            if sqlstate(exc) == "23505":  # a concurrent request took the reference
+            if sqlstate(exc) == "23505":  # the unique index on the reference
                 raise ReferenceTaken(
                     f"a payment intent already has the reference {body.reference!r}",
                     param="reference",
                 ) from None
             raise
-        self._record(session, "payment_intent.created", intent, created)
-        if attempt is None:
-            return created
-        session.add(attempt)
-        await self._enqueue_initiate(session, attempt)
-        processing = as_object(intent, attempt)
-        self._record(session, "payment_intent.processing", intent, processing)
-        return processing
+        await self._event(session, "payment_intent.created", intent, None)
+        return as_object(intent, None)
 
     async def confirm(
         self,
@@ -262,11 +433,14 @@ class PaymentIntentService:
         self, session: AsyncSession, intent_id: str, body: PaymentIntentCancel
     ) -> PaymentIntentObject:
         intent = await self._get(session, intent_id)
+        before = intent.status
         self._move(intent, Action.cancel)
         intent.cancellation_reason = body.cancellation_reason or CancellationReason.abandoned
         intent.canceled_at = utc_now()
         attempt = await self._latest(session, intent)
-        await self._event(session, "payment_intent.canceled", intent, attempt)
+        await self._event(
+            session, "payment_intent.canceled", intent, attempt, previous={"status": before}
+        )
         return as_object(intent, attempt)
 
     async def retrieve(self, reads: asyncpg.Connection, intent_id: str) -> PaymentIntentObject:
@@ -333,7 +507,10 @@ class PaymentIntentService:
         type: str,
         intent: PaymentIntent,
         attempt: PaymentAttempt | None,
+        *,
+        previous: dict[str, Any] | None = None,
     ) -> None:
+        """`previous`: the changed fields' values before the change (`previous_attributes`)."""
         await session.flush()
         snapshot = as_object(intent, attempt).model_dump(mode="json")
         await event_service.record(
@@ -342,18 +519,7 @@ class PaymentIntentService:
             livemode=intent.livemode,
             type=type,
             snapshot=snapshot,
-        )
-
-    def _record(
-        self, session: AsyncSession, type: str, intent: PaymentIntent, rendered: PaymentIntentObject
-    ) -> None:
-        """The event of an intent already rendered (no flush: it is written with the next)."""
-        event_service.add(
-            session,
-            merchant_id=intent.merchant_id,
-            livemode=intent.livemode,
-            type=type,
-            snapshot=rendered.model_dump(mode="json"),
+            previous_attributes=previous,
         )
 
     async def _enqueue_initiate(self, session: AsyncSession, attempt: PaymentAttempt) -> None:
@@ -374,11 +540,15 @@ class PaymentIntentService:
         *,
         now: dt.datetime,
     ) -> PaymentAttempt:
+        before = intent.status
         attempt = self._new_attempt(intent, raw_phone, provider, settings, now=now)
         session.add(attempt)
         await session.flush()
+        after_commit(session, metrics.ATTEMPTS_CREATED.labels(attempt.provider).inc)
         await self._enqueue_initiate(session, attempt)
-        await self._event(session, "payment_intent.processing", intent, attempt)
+        await self._event(
+            session, "payment_intent.processing", intent, attempt, previous={"status": before}
+        )
         return attempt
 
     def _new_attempt(
@@ -392,46 +562,66 @@ class PaymentIntentService:
     ) -> PaymentAttempt:
         """Move the intent to `processing` with a new attempt (added by the caller)."""
         self._move(intent, Action.confirm)
+        attempt = PaymentAttempt(
+            **self._attempt_row(_columns(intent), raw_phone, provider, settings, now=now)
+        )
+        intent.provider = attempt.provider
+        intent.phone = attempt.phone
+        intent.latest_attempt_id = attempt.id
+        intent.last_payment_error = None
+        return attempt
+
+    def _attempt_row(
+        self,
+        intent: dict[str, Any],
+        raw_phone: str | None,
+        provider: ProviderName | None,
+        settings: PaymentsSettings,
+        *,
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        """The columns of a new attempt of `intent` (its columns), or the 400 that refuses it."""
         phone = None
         if raw_phone is not None:
             phone, provider = resolve_provider(
-                raw_phone, provider, allow_sandbox=not intent.livemode
+                raw_phone, provider, allow_sandbox=not intent["livemode"]
             )
         elif provider is not ProviderName.orange_money:
             raise BadRequest("phone is required to pay with MTN MoMo", param="phone")
         assert provider is not None
         limit = settings.max_amount.get(provider.value)
-        if limit is not None and intent.amount > limit:
+        if limit is not None and intent["amount"] > limit:
             raise AmountTooLarge(
-                f"{provider.value} takes at most {limit} {intent.currency} in one payment",
+                f"{provider.value} takes at most {limit} {intent['currency']} in one payment",
                 param="amount",
             )
         flow = CollectionFlow.push if phone is not None else CollectionFlow.redirect
-        attempt = PaymentAttempt(
-            id=new_id(Prefix.payment_attempt),
-            merchant_id=intent.merchant_id,
-            livemode=intent.livemode,
-            created_at=now,
-            payment_intent_id=intent.id,
-            provider=provider.value,
-            flow=flow.value,
-            phone=phone.e164 if phone else None,
-            phone_masked=phone.masked if phone else None,
-            amount=intent.amount,
-            currency=intent.currency,
-            status="pending",
+        return {
+            "id": new_id(Prefix.payment_attempt),
+            "merchant_id": intent["merchant_id"],
+            "livemode": intent["livemode"],
+            "created_at": now,
+            "payment_intent_id": intent["id"],
+            "provider": provider.value,
+            "flow": flow.value,
+            "phone": phone.e164 if phone else None,
+            "phone_masked": phone.masked if phone else None,
+            "amount": intent["amount"],
+            "currency": intent["currency"],
+            "status": "pending",
             # MTN's reference is a UUID v4 of ours (docs/providers.md, "The reference contract"):
             # stored now, before any call. Orange's payToken comes from `mp/init`: the worker
             # stores it before `mp/pay`. WebPay needs none.
-            operator_reference=str(uuid.uuid4()) if provider is ProviderName.mtn_momo else None,
-            next_check_at=now + dt.timedelta(seconds=settings.status_check_after_seconds),
-            status_checks=0,
-        )
-        intent.provider = provider.value
-        intent.phone = attempt.phone
-        intent.latest_attempt_id = attempt.id
-        intent.last_payment_error = None
-        return attempt
+            "operator_reference": (
+                str(uuid.uuid4()) if provider is ProviderName.mtn_momo else None
+            ),
+            "next_check_at": now + dt.timedelta(seconds=settings.status_check_after_seconds),
+            "status_checks": 0,
+            # Not written at creation; the rendered object shows them.
+            "operator_transaction_id": None,
+            "failure_code": None,
+            "redirect_url": None,
+        }
 
     # -- callbacks -------------------------------------------------------------------------------
 
@@ -445,7 +635,9 @@ class PaymentIntentService:
         if attempt is None:
             return None
         return CallbackAttempt(
-            waiting=attempt.status == "pending", notification_token=attempt.notification_token
+            waiting=attempt.status == "pending",
+            notification_token=attempt.notification_token,
+            sent_at=attempt.sent_at,
         )
 
     # -- worker ----------------------------------------------------------------------------------
@@ -459,9 +651,13 @@ class PaymentIntentService:
         *,
         settings: PaymentsSettings,
         final_try: bool,
+        retry: bool = False,
     ) -> str:
         """Send one attempt to its operator with the reference stored for it; a retry sends the
-        same reference again. No transaction is held open during the call."""
+        same reference again. No transaction is held open during the call.
+
+        `retry`: an earlier try of this job failed (BullMQ's attempt > 1). A try that fails is
+        retried, left to the status reads, or failed at once: `_after_error` decides."""
         async with db.platform_transaction() as session:
             attempt = await PaymentAttemptRepository.from_session(session).get(attempt_id)
             if attempt is None:
@@ -476,9 +672,22 @@ class PaymentIntentService:
             provider_name, flow = ProviderName(attempt.provider), CollectionFlow(attempt.flow)
             reference, phone = attempt.operator_reference, attempt.phone
             amount, currency = attempt.amount, attempt.currency
+            # An earlier try whose outcome was unknown, or a status read that found the request
+            # at the operator: it may hold it, so this attempt is never failed for an outage.
+            may_be_held = attempt.raw_status is not None or (attempt.raw_reason or "").startswith(
+                OUTCOME_UNKNOWN
+            )
         provider = providers.get(provider_name)
         if reference is None and flow is CollectionFlow.push:
-            minted = await provider.reserve_reference(Product.collection)
+            try:
+                minted = await provider.reserve_reference(Product.collection)
+            except ProviderError as exc:
+                # Orange's `init` only issues a payToken: nothing can be collected with it
+                # before `pay`, so whatever its outcome the payer was sent nothing.
+                step = _after_error(exc, nothing_sent=True, retry=retry, final_try=final_try)
+                return await self._after_error(
+                    db, attempt_id, provider_name, None, flow, exc, step, settings
+                )
             async with db.platform_transaction() as session:
                 reference = await PaymentAttemptRepository.from_session(session).set_reference(
                     attempt_id, minted
@@ -497,30 +706,9 @@ class PaymentIntentService:
             result = await provider.collect(request)
             crash_point("after_operator_call")
         except ProviderError as exc:
-            internal = isinstance(exc, ProviderInternalError)
-            if (exc.retryable or exc.outcome_unknown) and not internal and not final_try:
-                raise  # BullMQ retries: the same reference is sent again
-            if exc.outcome_unknown or exc.retryable or internal:
-                # The operator may have the request (MTN's 500 says: read the status, do not
-                # resend, docs/providers.md "Errors"): the janitor reads it; no guess is made.
-                log.warning("payment_attempt_outcome_unknown", attempt_id=attempt_id)
-                async with db.platform_transaction() as session:
-                    await PaymentAttemptRepository.from_session(session).schedule_check(
-                        attempt_id,
-                        utc_now() + dt.timedelta(seconds=settings.status_check_after_seconds),
-                    )
-                return "unknown"
-            ref = TransactionRef(
-                provider=provider_name,
-                product=Product.collection,
-                reference=reference or attempt_id,
-                flow=flow,
-            )
-            result = TransactionResult(
-                ref=ref,
-                status=TransactionStatus.failed,
-                failure_code=exc.failure_code or FailureCode.not_allowed,
-                raw_reason=(exc.raw_code or type(exc).__name__)[:200],
+            step = _after_error(exc, may_be_held=may_be_held, retry=retry, final_try=final_try)
+            return await self._after_error(
+                db, attempt_id, provider_name, reference, flow, exc, step, settings
             )
         async with db.platform_transaction() as session:
             await self.apply_result(
@@ -528,6 +716,57 @@ class PaymentIntentService:
                 attempt_id,
                 result,
                 sent=True,
+                check_after=settings.status_check_after_seconds,
+            )
+        return result.status.value
+
+    async def _after_error(
+        self,
+        db: Database,
+        attempt_id: str,
+        provider: ProviderName,
+        reference: str | None,
+        flow: CollectionFlow,
+        exc: ProviderError,
+        step: _Step,
+        settings: PaymentsSettings,
+    ) -> str:
+        """Carry out what `_after_error` decided for a try that failed."""
+        if step.mark_unknown:
+            async with db.platform_transaction() as session:
+                await PaymentAttemptRepository.from_session(session).mark_outcome_unknown(
+                    attempt_id, f"{OUTCOME_UNKNOWN}:{_raw_code(exc)}"[:200]
+                )
+        if step.retry:
+            raise exc  # BullMQ retries: the same reference is sent again
+        if step.failure is None:
+            # The operator may hold the request (a timeout, MTN's 500 which says: read the
+            # status, do not resend): the janitor reads it; no guess is made.
+            log.warning("payment_attempt_outcome_unknown", attempt_id=attempt_id)
+            async with db.platform_transaction() as session:
+                await PaymentAttemptRepository.from_session(session).schedule_check(
+                    attempt_id,
+                    utc_now() + dt.timedelta(seconds=settings.status_check_after_seconds),
+                )
+            return "unknown"
+        result = TransactionResult(
+            ref=TransactionRef(
+                provider=provider,
+                product=Product.collection,
+                reference=reference or attempt_id,
+                flow=flow,
+            ),
+            status=TransactionStatus.failed,
+            failure_code=step.failure,
+            raw_reason=_raw_code(exc)[:200],
+        )
+        async with db.platform_transaction() as session:
+            await self.apply_result(
+                session,
+                attempt_id,
+                result,
+                # An outage answered nothing about the payment: the attempt was not sent.
+                sent=reference is not None and step.failure is not FailureCode.operator_error,
                 check_after=settings.status_check_after_seconds,
             )
         return result.status.value
@@ -630,28 +869,41 @@ class PaymentIntentService:
             return sent
         attempt.finished_at = now
         if result.status is TransactionStatus.succeeded:
-            if (result.amount is not None and result.amount != attempt.amount) or (
-                result.currency is not None and result.currency != attempt.currency
-            ):
-                # docs/payments.md "Not handled yet": kept for review, the attempt's amount posted.
-                log.error(
-                    "payment_attempt_amount_mismatch",
-                    attempt_id=attempt.id,
-                    asked=attempt.amount,
-                    reported=result.amount,
-                    currency=result.currency,
+            if amount_differs(result, attempt.amount, attempt.currency):
+                # The attempt's amount is posted and the operator's report recorded for review
+                # (docs/payments.md, "Operator discrepancies"): never re-posted automatically.
+                await discrepancy_service.record(
+                    session,
+                    kind=DiscrepancyKind.amount_mismatch,
+                    merchant_id=intent.merchant_id,
+                    livemode=intent.livemode,
+                    provider=attempt.provider,
+                    object_id=intent.id,
+                    transfer_id=attempt.id,
+                    operator_reference=attempt.operator_reference,
+                    our_status="succeeded",
+                    our_amount=attempt.amount,
+                    result=result,
                 )
             attempt.status = "succeeded"
             await self._collected(session, intent, attempt, now)
         else:
             attempt.status = "failed"
             attempt.failure_code = (result.failure_code or FailureCode.unknown).value
-            after = transition(intent.status, Action.attempt_failed)
+            before = intent.status
+            after = transition(before, Action.attempt_failed)
             if after is not None and intent.latest_attempt_id == attempt.id:
                 intent.status = after
                 intent.last_payment_error = payment_error(result.failure_code, result.raw_reason)
-                await self._event(session, "payment_intent.payment_failed", intent, attempt)
+                await self._event(
+                    session,
+                    "payment_intent.payment_failed",
+                    intent,
+                    attempt,
+                    previous={"status": before},
+                )
         await session.flush()
+        _count_final(session, attempt)
         crash_point("before_commit")
         log.info(
             "payment_attempt_final",
@@ -690,6 +942,12 @@ class PaymentIntentService:
         if not posted.ok:
             raise RuntimeError(f"ledger refused the collection of {attempt.id}: {posted.outcome}")
         fee = plan.fee_for(attempt.amount)
+        previous = {
+            "status": intent.status,
+            "amount_received": intent.amount_received,
+            "fee": intent.fee,
+            "net": intent.net,
+        }
         intent.amount_received += attempt.amount
         intent.fee += fee
         intent.net += attempt.amount - fee
@@ -699,11 +957,22 @@ class PaymentIntentService:
             intent.status = after
             intent.succeeded_at = now
             intent.last_payment_error = None
-            await self._event(session, "payment_intent.succeeded", intent, attempt)
+            await self._event(
+                session, "payment_intent.succeeded", intent, attempt, previous=previous
+            )
+            # checkout (issue 15): the intent's checkout session, if any, completes in this
+            # same transaction, with its event. Imported here: checkout builds on payments.
+            from mboa.checkout.service import checkout_session
+
+            await checkout_session.intent_succeeded(session, intent)
         else:
             assert Status(intent.status) in LATE_SUCCESS, intent.status
             intent.refund_due = True
-            await self._event(session, "payment_intent.late_success", intent, attempt)
+            del previous["status"]  # a final status never changes
+            previous["refund_due"] = False
+            await self._event(
+                session, "payment_intent.late_success", intent, attempt, previous=previous
+            )
             # refunds (issue 13 point 4): give it back automatically (docs/refunds.md).
             await enqueue(
                 session,
@@ -717,14 +986,17 @@ class PaymentIntentService:
         intent = await PaymentIntentRepository.from_session(session).get_for_update(intent_id)
         if intent is None or intent.expires_at > utc_now():
             return False
-        after = transition(intent.status, Action.expire)
+        before = intent.status
+        after = transition(before, Action.expire)
         if after is None:
             return False
         intent.status = after
         intent.cancellation_reason = CancellationReason.expired
         intent.canceled_at = utc_now()
         attempt = await self._latest(session, intent)
-        await self._event(session, "payment_intent.canceled", intent, attempt)
+        await self._event(
+            session, "payment_intent.canceled", intent, attempt, previous={"status": before}
+        )
         return True
 
     async def janitor(self, db: Database, settings: PaymentsSettings) -> tuple[int, int]:

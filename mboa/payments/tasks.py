@@ -22,6 +22,7 @@ async def initiate(ctx: TaskContext, payload: dict[str, Any]) -> str:
         str(payload["attempt_id"]),
         settings=ctx.settings.payments,
         final_try=ctx.attempt >= INITIATE_ATTEMPTS,
+        retry=ctx.attempt > 1,
     )
 
 

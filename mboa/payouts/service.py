@@ -1,31 +1,35 @@
 """Payouts: the API's side (create with the funds reserved, cancel, read; staff review) and the
-worker's (check the wallet, hand the transfer to the operator with our stored reference, apply
-the operator's confirmed answer, read the status of transfers still in transit). docs/payouts.md.
+payout's part of its transfer (docs/payouts.md). The transfer itself — the operator call, status
+reads, callbacks, the ledger's reserve/post/release — is `mboa.disbursements`; this module is
+the payout's `Owner` there: its statuses, the staff review, the hand-over to `in_transit`, its
+failures and events.
 
 Every status change goes through `states.transition` and is written with its event and its ledger
-posting (reserve, post or void) in the caller's one transaction.
+step in the caller's one transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mboa.audit.service import Action as AuditAction
+from mboa.audit.service import audit
 from mboa.auth.subject import AuthSubject
 from mboa.config import PayoutsSettings
+from mboa.disbursements.service import PAYOUT, Kind, Outgoing
+from mboa.disbursements.service import disbursement as disbursement_service
 from mboa.events.service import event as event_service
-from mboa.kit.faults import crash_point
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.pagination import CreatedRange, ListParams
-from mboa.kit.time import next_status_check, utc_now
-from mboa.ledger.accounts import AccountKind, merchant_account, platform_account
-from mboa.ledger.posting import Leg, Outcome, PostingResult, SourceType
+from mboa.kit.time import utc_now
+from mboa.ledger.accounts import AccountKind, merchant_account
+from mboa.ledger.posting import Outcome, SourceType
 from mboa.ledger.service import ledger
+from mboa.mail.service import mail
 from mboa.models import Disbursement, Payout
 from mboa.payouts.exceptions import (
     BalanceInsufficient,
@@ -35,39 +39,16 @@ from mboa.payouts.exceptions import (
     PayoutNotFound,
     PayoutUnexpectedState,
 )
-from mboa.payouts.repository import DisbursementRepository, PayoutRepository
+from mboa.payouts.repository import PayoutRepository
 from mboa.payouts.schemas import Destination, PayoutCreate
 from mboa.payouts.schemas import Payout as PayoutObject
 from mboa.payouts.states import Action, Status, transition
-from mboa.postgres import Database
-from mboa.providers.errors import (
-    InvalidRequest,
-    ProviderConfigurationError,
-    ProviderError,
-    ProviderRejected,
-    UnsupportedCapability,
-)
+from mboa.postgres import Database, TenantContext
 from mboa.providers.phone import resolve_provider
-from mboa.providers.types import (
-    DisbursementRequest,
-    FailureCode,
-    Product,
-    ProviderName,
-    TransactionRef,
-    TransactionResult,
-    TransactionStatus,
-)
-from mboa.worker import enqueue
+from mboa.providers.types import FailureCode, ProviderName
 
 if TYPE_CHECKING:
-    from mboa.providers.base import PaymentProvider
     from mboa.providers.registry import ProviderRegistry
-
-log = structlog.get_logger("mboa.payouts")
-
-SEND_TASK = "payouts.send"
-SYNC_TASK = "payouts.sync_disbursement"
-SOURCE_TYPE = "payout"
 
 FAILURES: dict[FailureCode | None, tuple[str, str]] = {
     FailureCode.payee_not_found: (
@@ -128,12 +109,9 @@ def as_object(payout: Payout, disbursement: Disbursement | None) -> PayoutObject
     )
 
 
-def _require(result: PostingResult, what: str) -> None:
-    if not result.ok:
-        raise RuntimeError(f"the ledger refused {what}: {result.outcome}")
-
-
 class PayoutService:
+    kind: Kind = PAYOUT
+
     # -- API ---------------------------------------------------------------------------------
 
     async def create(
@@ -172,16 +150,14 @@ class PayoutService:
             )
         now = utc_now()
         payout_id = new_id(Prefix.payout)
-        reserved = await ledger.reserve(
+        reserved = await disbursement_service.reserve(
             session,
+            purpose=SourceType.payout,
+            source=payout_id,
             merchant_id=tenant.merchant_id,
             livemode=tenant.livemode,
             amount=body.amount,
             currency=currency,
-            purpose=SourceType.payout,
-            source=payout_id,
-            idempotency_key=f"{payout_id}:reserve",
-            expires_at=None,  # held until the operator's final answer, however late
         )
         if reserved.outcome in (Outcome.exceeds_credits, Outcome.exceeds_debits):
             available = await ledger.balance(
@@ -195,28 +171,24 @@ class PayoutService:
                 f"({available.spendable} {currency})",
                 param="amount",
             )
-        _require(reserved, f"the reservation of {payout_id}")
+        if not reserved.ok:
+            raise RuntimeError(f"the ledger refused the reservation of {payout_id}: {reserved}")
         review = (
             "awaiting"
             if tenant.livemode and body.amount > settings.approval_threshold
             else "not_required"
         )
-        disbursement = Disbursement(
-            id=new_id(Prefix.disbursement),
+        disbursement = disbursement_service.new(
+            PAYOUT,
             merchant_id=tenant.merchant_id,
             livemode=tenant.livemode,
-            created_at=now,
-            source_type=SOURCE_TYPE,
+            now=now,
             source_id=payout_id,
-            provider=provider.value,
+            provider=provider,
             phone=phone.e164,
             amount=body.amount,
             currency=currency,
-            status="pending",
-            # MTN's reference is a UUID v4 of ours, stored now, before any call. Orange's
-            # payToken comes from `cashin/init`: the worker stores it before `cashin/pay`.
-            operator_reference=str(uuid.uuid4()) if provider is ProviderName.mtn_momo else None,
-            status_checks=0,
+            check_at=None,  # set when the payout is handed over to the operator
         )
         payout = Payout(
             id=payout_id,
@@ -238,9 +210,11 @@ class PayoutService:
         session.add_all([payout, disbursement])
         await session.flush()
         if review == "not_required":
-            await self._enqueue_send(session, disbursement.id)
+            await disbursement_service.enqueue_send(session, PAYOUT, disbursement.id)
         await self._event(session, "payout.created", payout, disbursement)
-        return as_object(payout, disbursement)
+        created = as_object(payout, disbursement)
+        await self._audit(session, AuditAction.payout_requested, payout, None, created)
+        return created
 
     async def cancel(
         self, session: AsyncSession, auth: AuthSubject, payout_id: str
@@ -258,9 +232,7 @@ class PayoutService:
         payout = await PayoutRepository.from_session(session).get(payout_id)
         if payout is None:
             raise PayoutNotFound(f"No such payout: '{payout_id}'", param="id")
-        return as_object(
-            payout, await DisbursementRepository.from_session(session).get(payout.disbursement_id)
-        )
+        return as_object(payout, await disbursement_service.get(session, payout.disbursement_id))
 
     async def list(
         self,
@@ -273,8 +245,8 @@ class PayoutService:
         repository = PayoutRepository.from_session(session)
         statement = repository.list_statement(status=status, created=created)
         payouts, has_more = await repository.paginate(statement, params)
-        disbursements = await DisbursementRepository.from_session(session).of_payouts(
-            [p.disbursement_id for p in payouts]
+        disbursements = await disbursement_service.get_many(
+            session, [p.disbursement_id for p in payouts]
         )
         return [as_object(p, disbursements.get(p.disbursement_id)) for p in payouts], has_more
 
@@ -284,14 +256,16 @@ class PayoutService:
         self, session: AsyncSession, auth: AuthSubject, payout_id: str
     ) -> PayoutObject:
         payout = await self._awaiting_review(session, payout_id, Action.approve)
+        previous = {"review_status": payout.review_status}
         payout.review_status = "approved"
         payout.reviewed_by = auth.user_id
         payout.reviewed_at = utc_now()
-        await self._enqueue_send(session, payout.disbursement_id)
-        disbursement = await DisbursementRepository.from_session(session).get(
-            payout.disbursement_id
+        await disbursement_service.enqueue_send(session, PAYOUT, payout.disbursement_id)
+        disbursement = await disbursement_service.get(session, payout.disbursement_id)
+        await self._event(session, "payout.approved", payout, disbursement, previous=previous)
+        await self._audit(
+            session, AuditAction.payout_approved, payout, previous, {"review_status": "approved"}
         )
-        await self._event(session, "payout.approved", payout, disbursement)
         return as_object(payout, disbursement)
 
     async def reject(
@@ -301,7 +275,33 @@ class PayoutService:
         payout.review_status = "rejected"
         payout.reviewed_by = auth.user_id
         payout.reviewed_at = utc_now()
-        return await self._cancel(session, payout, Action.reject, "rejected_by_platform")
+        rejected = await self._cancel(session, payout, Action.reject, "rejected_by_platform")
+        await self._audit(
+            session,
+            AuditAction.payout_rejected,
+            payout,
+            {"review_status": "awaiting"},
+            {"review_status": "rejected", "status": str(payout.status)},
+        )
+        return rejected
+
+    async def _audit(
+        self,
+        session: AsyncSession,
+        action: AuditAction,
+        payout: Payout,
+        before: dict[str, Any] | None,
+        after: PayoutObject | dict[str, Any] | None,
+    ) -> None:
+        await audit.record(
+            session,
+            action=action,
+            target=("payout", payout.id),
+            merchant_id=payout.merchant_id,
+            livemode=payout.livemode,
+            before=before,
+            after=after,
+        )
 
     async def _awaiting_review(
         self, session: AsyncSession, payout_id: str, action: Action
@@ -319,42 +319,35 @@ class PayoutService:
 
     # -- shared --------------------------------------------------------------------------------
 
-    def _move(self, payout: Payout, action: Action) -> None:
-        after = transition(payout.status, action)
+    def _move(self, payout: Payout, action: Action) -> str:
+        """Apply `action`; returns the status before (for the event's `previous_attributes`)."""
+        before = payout.status
+        after = transition(before, action)
         if after is None:
             raise PayoutUnexpectedState(
                 f"This payout is {payout.status}: it cannot be {_VERBS[action]}.", param="id"
             )
         payout.status = after
+        return before
 
     async def _cancel(
         self, session: AsyncSession, payout: Payout, action: Action, reason: str
     ) -> PayoutObject:
-        self._move(payout, action)
+        before = self._move(payout, action)
         payout.cancellation_reason = reason
         payout.canceled_at = utc_now()
-        disbursement = await DisbursementRepository.from_session(session).get_for_update(
-            payout.disbursement_id
+        disbursement = await disbursement_service.cancel(
+            session, payout.disbursement_id, payout.canceled_at
         )
-        assert disbursement is not None
-        disbursement.status = "canceled"
-        disbursement.finished_at = payout.canceled_at
         await self._release(session, payout)
-        await self._event(session, "payout.canceled", payout, disbursement)
+        await self._event(
+            session, "payout.canceled", payout, disbursement, previous={"status": before}
+        )
         return as_object(payout, disbursement)
 
     async def _release(self, session: AsyncSession, payout: Payout) -> None:
-        voided = await ledger.void(
-            session, payout.reserve_transaction_id, idempotency_key=f"{payout.id}:release"
-        )
-        _require(voided, f"the release of {payout.id}")
-
-    async def _enqueue_send(self, session: AsyncSession, disbursement_id: str) -> None:
-        await enqueue(
-            session,
-            SEND_TASK,
-            {"disbursement_id": disbursement_id},
-            job_id=f"{SEND_TASK}:{disbursement_id}",
+        await disbursement_service.release(
+            session, source=payout.id, reservation=payout.reserve_transaction_id
         )
 
     async def _event(
@@ -363,6 +356,8 @@ class PayoutService:
         type: str,
         payout: Payout,
         disbursement: Disbursement | None,
+        *,
+        previous: dict[str, Any] | None = None,
     ) -> None:
         await session.flush()
         await event_service.record(
@@ -371,160 +366,102 @@ class PayoutService:
             livemode=payout.livemode,
             type=type,
             snapshot=as_object(payout, disbursement).model_dump(mode="json"),
+            previous_attributes=previous,
         )
 
-    # -- worker ----------------------------------------------------------------------------------
+    # -- the payout's part of its transfer (`mboa.disbursements.service.Owner`) ----------------
 
-    async def send(
-        self,
-        db: Database,
-        providers: ProviderRegistry,
-        callback_base: str,
-        disbursement_id: str,
-        *,
-        settings: PayoutsSettings,
-        final_try: bool,
-    ) -> str:
-        """Check the wallet, move the payout to `in_transit` (its own commit, before any transfer
-        call: from then on nothing can cancel it), then send the transfer with the reference
-        stored for it; a retry sends the same reference again. No transaction is held open
-        during an operator call."""
-        async with db.platform_transaction() as session:
-            disbursement = await DisbursementRepository.from_session(session).get(disbursement_id)
-            if disbursement is None:
-                return "missing"
-            payout = await PayoutRepository.from_session(session).get(disbursement.source_id)
-            assert payout is not None
-            if disbursement.status != "pending" or disbursement.sent_at is not None:
-                return "already_sent"
-            if payout.status == Status.pending and payout.review_status == "awaiting":
-                return "awaiting_review"
-            if payout.status not in (Status.pending, Status.in_transit):
-                return payout.status
-            provider_name = ProviderName(disbursement.provider)
-            phone, amount, currency = disbursement.phone, disbursement.amount, disbursement.currency
-            reference = disbursement.operator_reference
-            description = (payout.description or payout.id)[:160]
-            checked = payout.status == Status.in_transit
-        provider = providers.get(provider_name)
-        if not checked:
-            active = await self._holder_active(provider, phone, disbursement_id, final_try)
-            async with db.platform_transaction() as session:
-                if not await self._hand_over(session, disbursement_id, active, settings):
-                    return "not_sent"
-        if reference is None:
-            minted = await provider.reserve_reference(Product.disbursement)
-            async with db.platform_transaction() as session:
-                reference = await DisbursementRepository.from_session(session).set_reference(
-                    disbursement_id, minted
-                )
-        request = DisbursementRequest(
-            external_id=disbursement_id,
-            amount=amount,
-            currency=currency,
-            phone=phone,
-            reference=reference,
-            description=description,
-            callback_url=(
-                f"{callback_base}/v1/providers/{provider_name.value}/callback/{disbursement_id}"
-            ),
-        )
-        try:
-            result = await provider.disburse(request)
-            crash_point("after_operator_call")
-        except (ProviderRejected, InvalidRequest, ProviderConfigurationError) as exc:
-            # Refused before any money moved.
-            result = TransactionResult(
-                ref=TransactionRef(
-                    provider=provider_name, product=Product.disbursement, reference=reference
-                ),
-                status=TransactionStatus.failed,
-                failure_code=exc.failure_code or FailureCode.not_allowed,
-                raw_reason=(exc.raw_code or type(exc).__name__)[:200],
-            )
-        except ProviderError as exc:
-            if (exc.retryable or exc.outcome_unknown) and not final_try:
-                raise
-            # The money may be on its way: never decide on a guess. The payout stays in
-            # transit and the status task reads the operator's answer.
-            log.warning("payout_outcome_unknown", disbursement_id=disbursement_id, error=str(exc))
-            return "unknown"
-        async with db.platform_transaction() as session:
-            await self.apply_result(session, disbursement_id, result, sent=True, settings=settings)
-        return result.status.value
+    async def lock(self, session: AsyncSession, source_id: str) -> Payout | None:
+        return await PayoutRepository.from_session(session).get_for_update(source_id)
 
-    async def _holder_active(
-        self, provider: PaymentProvider, phone: str, disbursement_id: str, final_try: bool
-    ) -> bool | None:
-        """True/False from the operator's account-holder check; None when it cannot say (Orange
-        documents no such check; an outage on the last try): the transfer itself then decides."""
-        try:
-            return await provider.is_account_holder_active(phone)
-        except UnsupportedCapability:
-            return None
-        except ProviderError as exc:
-            if exc.retryable and not final_try:
-                raise
-            log.warning(
-                "payout_holder_check_failed", disbursement_id=disbursement_id, error=str(exc)
-            )
-            return None
-
-    async def _hand_over(
-        self,
-        session: AsyncSession,
-        disbursement_id: str,
-        active: bool | None,
-        settings: PayoutsSettings,
-    ) -> bool:
-        """`pending` → `in_transit`, or `failed` when the wallet is not active. False when the
-        payout is no longer ours to send (canceled meanwhile)."""
-        payout, disbursement = await self._lock(session, disbursement_id)
+    async def outgoing(self, session: AsyncSession, disbursement: Disbursement) -> Outgoing | str:
+        payout = await PayoutRepository.from_session(session).get(disbursement.source_id)
         assert payout is not None
-        assert disbursement is not None
-        if payout.status == Status.in_transit:
-            return True
-        if transition(payout.status, Action.send) is None:
-            return False
-        now = utc_now()
-        if active is False:
-            disbursement.status = "failed"
-            disbursement.failure_code = FailureCode.payee_not_found.value
-            disbursement.raw_reason = "account_holder_inactive"
-            disbursement.finished_at = now
-            await self._fail(session, payout, disbursement, INACTIVE, now)
-            return False
-        self._move(payout, Action.send)
-        disbursement.next_check_at = now + dt.timedelta(seconds=settings.status_check_after_seconds)
-        await self._event(session, "payout.updated", payout, disbursement)
-        return True
+        if payout.status == Status.pending and payout.review_status == "awaiting":
+            return "awaiting_review"
+        if payout.status not in (Status.pending, Status.in_transit):
+            return str(payout.status)
+        # The wallet is checked and the payout handed over once, before the first call.
+        return Outgoing(
+            description=payout.description or payout.id,
+            hand_over=payout.status == Status.pending,
+        )
 
-    async def _lock(
-        self, session: AsyncSession, disbursement_id: str
-    ) -> tuple[Payout | None, Disbursement | None]:
-        """Lock the payout, then its disbursement: the order every path takes (cancel and the
-        staff review lock the payout first too), so two of them never wait on each other in a
-        cycle."""
-        disbursements = DisbursementRepository.from_session(session)
-        payout_id = await disbursements.source_of(disbursement_id)
-        if payout_id is None:
-            return None, None
-        payout = await PayoutRepository.from_session(session).get_for_update(payout_id)
-        return payout, await disbursements.get_for_update(disbursement_id)
+    def hand_over_state(self, row: Payout) -> bool | None:
+        if row.status == Status.in_transit:
+            return None
+        return transition(row.status, Action.send) is not None
 
-    async def _fail(
+    async def hand_over(
+        self, session: AsyncSession, row: Payout, disbursement: Disbursement
+    ) -> None:
+        """`pending` → `in_transit`, in its own commit before any transfer call: from then on
+        nothing can cancel the payout."""
+        before = self._move(row, Action.send)
+        await self._event(session, "payout.updated", row, disbursement, previous={"status": before})
+
+    async def succeeded(
+        self, session: AsyncSession, row: Payout, disbursement: Disbursement, now: dt.datetime
+    ) -> None:
+        before = self._move(row, Action.succeed)
+        row.paid_at = now
+        await disbursement_service.post(
+            session,
+            purpose=SourceType.payout,
+            source=row.id,
+            reservation=row.reserve_transaction_id,
+            merchant_id=row.merchant_id,
+            livemode=row.livemode,
+            currency=row.currency,
+            provider=row.provider,
+            amount=row.amount,
+        )
+        await self._event(session, "payout.paid", row, disbursement, previous={"status": before})
+        await self._notify(session, "payout.paid", row)
+
+    async def failed(
         self,
         session: AsyncSession,
-        payout: Payout,
+        row: Payout,
         disbursement: Disbursement,
-        failure: tuple[str, str],
+        code: FailureCode | None,
         now: dt.datetime,
+        *,
+        inactive: bool = False,
     ) -> None:
-        self._move(payout, Action.fail)
-        payout.failure_code, payout.failure_message = failure
-        payout.failed_at = now
-        await self._release(session, payout)
-        await self._event(session, "payout.failed", payout, disbursement)
+        before = self._move(row, Action.fail)
+        row.failure_code, row.failure_message = INACTIVE if inactive else _failure(code)
+        row.failed_at = now
+        await self._release(session, row)
+        await self._event(session, "payout.failed", row, disbursement, previous={"status": before})
+        await self._notify(session, "payout.failed", row)
+
+    async def saved_wallets(
+        self, session: AsyncSession, tenant: TenantContext
+    ) -> Sequence[tuple[str, str, str]]:
+        """The wallets the merchant's payouts went to (the Settings page offers them)."""
+        return await PayoutRepository.from_session(session).destinations(
+            merchant_id=tenant.merchant_id, livemode=tenant.livemode
+        )
+
+    async def _notify(self, session: AsyncSession, kind: str, row: Payout) -> None:
+        """An e-mail to the members who want it, in this transaction (docs/dashboard.md)."""
+        await mail.notify_members(
+            session,
+            kind=kind,
+            merchant_id=row.merchant_id,
+            livemode=row.livemode,
+            subject=f"Mboa Pay: {kind} {row.id}",
+            data={
+                "payout": row.id,
+                "amount": row.amount,
+                "currency": row.currency,
+                "phone": row.phone_masked,
+                "failure_code": row.failure_code,
+            },
+        )
+
+    # -- worker entry points (the tasks and the tests call these) ------------------------------
 
     async def sync(
         self,
@@ -533,153 +470,15 @@ class PayoutService:
         disbursement_id: str,
         *,
         settings: PayoutsSettings,
+        recheck: bool = False,
     ) -> str:
-        """Read the operator's status of one transfer with our own reference and apply it
-        (callbacks and the status task both end here). Idempotent."""
-        async with db.platform_transaction() as session:
-            disbursement = await DisbursementRepository.from_session(session).get(disbursement_id)
-            if disbursement is None:
-                return "missing"
-            if disbursement.status != "pending":
-                return disbursement.status
-            if disbursement.sent_at is None or disbursement.operator_reference is None:
-                # Handed over but never answered (a crash, an unknown outcome): send again with
-                # the same reference; the adapter turns a repeat into a status read.
-                await enqueue(
-                    session,
-                    SEND_TASK,
-                    {"disbursement_id": disbursement_id},
-                    job_id=f"{SEND_TASK}:{disbursement_id}:{disbursement.status_checks}",
-                )
-                await DisbursementRepository.from_session(session).schedule_check(
-                    disbursement_id, self._next_check(settings, disbursement.status_checks)
-                )
-                return "resent"
-            ref = TransactionRef(
-                provider=ProviderName(disbursement.provider),
-                product=Product.disbursement,
-                reference=disbursement.operator_reference,
-                external_id=disbursement.id,
-                amount=disbursement.amount,
-            )
-            checks = disbursement.status_checks
-        result = await providers.get(ref.provider).disbursement_status(ref)
-        async with db.platform_transaction() as session:
-            await self.apply_result(session, disbursement_id, result, settings=settings)
-            if not result.status.is_final:
-                await DisbursementRepository.from_session(session).schedule_check(
-                    disbursement_id, self._next_check(settings, checks)
-                )
-        return result.status.value
-
-    def _next_check(self, settings: PayoutsSettings, checks: int) -> dt.datetime:
-        return next_status_check(
-            settings.status_check_after_seconds,
-            settings.status_check_max_interval_seconds,
-            checks,
+        return await disbursement_service.sync(
+            db, providers, disbursement_id, owner=self, settings=settings, recheck=recheck
         )
-
-    async def apply_result(
-        self,
-        session: AsyncSession,
-        disbursement_id: str,
-        result: TransactionResult,
-        *,
-        settings: PayoutsSettings,
-        sent: bool = False,
-    ) -> bool:
-        """Apply the operator's answer for one transfer in the caller's transaction: the
-        disbursement, the payout's transition, the ledger (post or release) and the event.
-        Returns False when nothing changed (a duplicate or late confirmation)."""
-        payout, disbursement = await self._lock(session, disbursement_id)
-        if payout is None or disbursement is None or disbursement.status != "pending":
-            return False
-        now = utc_now()
-        disbursement.raw_status = (result.raw_status or disbursement.raw_status or "")[:100] or None
-        disbursement.raw_reason = (result.raw_reason or "")[:200] or disbursement.raw_reason
-        disbursement.operator_transaction_id = (
-            result.operator_transaction_id or disbursement.operator_transaction_id
-        )
-        if sent and disbursement.sent_at is None:
-            disbursement.sent_at = now
-            disbursement.next_check_at = now + dt.timedelta(
-                seconds=settings.status_check_after_seconds
-            )
-        if result.status is TransactionStatus.pending:
-            await session.flush()
-            return sent
-        disbursement.finished_at = now
-        if result.status is TransactionStatus.succeeded:
-            disbursement.status = "succeeded"
-            self._move(payout, Action.succeed)
-            payout.paid_at = now
-            await self._post(session, payout)
-            await self._event(session, "payout.paid", payout, disbursement)
-        else:
-            disbursement.status = "failed"
-            disbursement.failure_code = (result.failure_code or FailureCode.unknown).value
-            await self._fail(session, payout, disbursement, _failure(result.failure_code), now)
-        await session.flush()
-        crash_point("before_commit")
-        log.info(
-            "payout_final", payout=payout.id, disbursement_id=disbursement.id, status=payout.status
-        )
-        return True
-
-    async def _post(self, session: AsyncSession, payout: Payout) -> None:
-        """The reservation is posted (available → reserved), then the money leaves reserved for
-        the operator float, where the operator took it from (docs/ledger.md, "Service API")."""
-        posted = await ledger.post_pending(
-            session, payout.reserve_transaction_id, idempotency_key=f"{payout.id}:post"
-        )
-        _require(posted, f"the posting of {payout.id}")
-        moved = await ledger.transfer(
-            session,
-            idempotency_key=f"{payout.id}:float",
-            legs=[
-                Leg(
-                    merchant_account(
-                        payout.merchant_id, payout.livemode, payout.currency, AccountKind.reserved
-                    ),
-                    -payout.amount,
-                ),
-                Leg(
-                    platform_account(
-                        AccountKind.operator_float,
-                        payout.livemode,
-                        payout.currency,
-                        payout.provider,
-                    ),
-                    payout.amount,
-                ),
-            ],
-            type=SourceType.payout,
-            currency=payout.currency,
-            livemode=payout.livemode,
-            merchant_id=payout.merchant_id,
-            source=payout.id,
-        )
-        _require(moved, f"the transfer of {payout.id} to the operator float")
 
     async def due(self, db: Database, settings: PayoutsSettings) -> int:
         """Enqueue a status read for every transfer still in transit whose check is due."""
-        now = utc_now()
-        async with db.platform_transaction() as session:
-            disbursements = DisbursementRepository.from_session(session)
-            due = await disbursements.due_for_check(now, settings.janitor_batch, SOURCE_TYPE)
-            for disbursement_id in due:
-                # One read per transfer and due time; the read reschedules the next one.
-                await disbursements.schedule_check(
-                    disbursement_id,
-                    now + dt.timedelta(seconds=settings.status_check_max_interval_seconds),
-                )
-                await enqueue(
-                    session,
-                    SYNC_TASK,
-                    {"disbursement_id": disbursement_id},
-                    job_id=f"{SYNC_TASK}:{disbursement_id}:{int(now.timestamp())}",
-                )
-        return len(due)
+        return await disbursement_service.due(db, PAYOUT, settings)
 
 
 _VERBS = {

@@ -10,6 +10,7 @@ changes a payment: the payment lifecycle will hook in on the confirmed status la
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping
@@ -18,11 +19,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mboa.disbursements.service import kind_of
 from mboa.exceptions import NotFound
 from mboa.kit.faults import crash_point
 from mboa.kit.ids import Prefix, new_id
 from mboa.kit.time import utc_now
+from mboa.metrics import after_commit
 from mboa.models import CallbackResult, CallbackVerification
+from mboa.payments import metrics as payment_metrics
 from mboa.payments.service import payment_intent as payment_intent_service
 from mboa.postgres import Database
 from mboa.provider_events.exceptions import RetryLater
@@ -54,14 +58,6 @@ CONFIRM_TASK = "providers.confirm_callback"
 PAYMENT_SYNC_TASK = "payments.sync_attempt"
 """Applies an operator's status to a payment attempt (`mboa.payments.tasks`)."""
 PAYMENT_ATTEMPT = f"{Prefix.payment_attempt}_"
-# payouts (issue 13 point 5)
-DISBURSEMENT_SYNC_TASK = "payouts.sync_disbursement"
-"""Applies an operator's status to a disbursement (`mboa.payouts.tasks`)."""
-DISBURSEMENT = f"{Prefix.disbursement}_"
-# refunds (issue 13 point 4)
-REFUND_SYNC_TASK = "refunds.sync_disbursement"
-"""Applies an operator's status to a refund's transfer (`mboa.refunds.tasks`)."""
-REFUND_DISBURSEMENT = f"{Prefix.refund_disbursement}_"
 MAX_STORED_BODY = 64 * 1024
 """Real callbacks are a few hundred bytes (§1.9, §2.2); anything bigger is kept truncated."""
 KEPT_HEADERS = (
@@ -127,13 +123,25 @@ async def callback_expected(session: AsyncSession, provider: ProviderName, attem
 
     Only such a callback costs a status read: a forged one (unknown attempt) or a late one (the
     attempt is already final, e.g. the janitor's status read got there first) is stored for
-    audit and never confirmed. Ids of other kinds (payouts, refunds) are expected until their
-    domains answer the same question."""
+    audit and never confirmed. A transfer's callback (payouts, refunds) is always confirmed:
+    on a transfer already final it is how an operator contradicts what we hold, which is
+    recorded as a discrepancy (`mboa.disbursements`)."""
     del provider
     if not attempt_id.startswith(PAYMENT_ATTEMPT):
         return True
     attempt = await payment_intent_service.callback_attempt(session, attempt_id)
     return attempt is not None and attempt.waiting
+
+
+async def _time_callback(
+    session: AsyncSession, provider: str, attempt_id: str, now: dt.datetime
+) -> None:
+    """How long after our request the operator's first callback for it arrived."""
+    attempt = await payment_intent_service.callback_attempt(session, attempt_id)
+    if attempt is None or attempt.sent_at is None:
+        return
+    delay = max((now - attempt.sent_at).total_seconds(), 0.0)
+    after_commit(session, lambda: payment_metrics.CALLBACK_DELAY.labels(provider).observe(delay))
 
 
 def _clip(value: str | None, length: int) -> str | None:
@@ -237,6 +245,8 @@ async def receive(
             }
 
     stored = await ProviderEventRepository.from_session(session).store(values)
+    if stored.first_sighting and attempt_id.startswith(PAYMENT_ATTEMPT):
+        await _time_callback(session, name.value, attempt_id, now)
     enqueued = False
     if (
         stored.first_sighting
@@ -420,21 +430,16 @@ async def confirm(
                 {"attempt_id": attempt_id},
                 job_id=f"{PAYMENT_SYNC_TASK}:{event_id}",
             )
-        # payouts (issue 13 point 5): the same for our transfers (docs/payouts.md).
-        if recorded and attempt_id.startswith(DISBURSEMENT):
+        kind = kind_of(attempt_id)
+        if recorded and kind is not None:
+            # The same for our transfers (payouts `dsb_…`, refunds `rdsb_…`): a status read with
+            # the transfer's own reference. `recheck`: a transfer already final is read again,
+            # and an answer contradicting it is recorded.
             await enqueue(
                 session,
-                DISBURSEMENT_SYNC_TASK,
-                {"disbursement_id": attempt_id},
-                job_id=f"{DISBURSEMENT_SYNC_TASK}:{event_id}",
-            )
-        # refunds (issue 13 point 4): the same for a refund's transfer (docs/refunds.md).
-        if recorded and attempt_id.startswith(REFUND_DISBURSEMENT):
-            await enqueue(
-                session,
-                REFUND_SYNC_TASK,
-                {"disbursement_id": attempt_id},
-                job_id=f"{REFUND_SYNC_TASK}:{event_id}",
+                kind.sync_task,
+                {"disbursement_id": attempt_id, "recheck": True},
+                job_id=f"{kind.sync_task}:{event_id}",
             )
     log.info(
         "provider_callback_confirmed",

@@ -22,7 +22,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from mboa.providers import metrics
+from mboa.providers import breaker_board, metrics
 from mboa.providers.errors import (
     CircuitOpen,
     InvalidRequest,
@@ -109,6 +109,7 @@ class OperatorHttp:
             product = name.split(":", 1)[1]
             value = metrics.BREAKER_STATE_VALUES.get(event.state, 0)
             metrics.BREAKER_STATE.labels(self.provider.value, product).set(value)
+            breaker_board.record(self.provider.value, product, str(event.state))
             log.warning(
                 "provider.breaker", provider=self.provider.value, product=product, state=event.state
             )
@@ -205,6 +206,19 @@ class OperatorHttp:
         Only for calls that are safe to repeat: token requests, status reads, and creations
         re-sent with the same reference (docs/providers-wire.md §5.1)."""
         r = self.resilience
+        unknown = False
+
+        async def tracked() -> T:
+            # A creation re-sent after a call whose outcome was unknown (a timeout) keeps that
+            # unknown outcome whatever the later calls answer: the first may still be processed.
+            nonlocal unknown
+            try:
+                return await call()
+            except ProviderError as exc:
+                unknown = unknown or exc.outcome_unknown
+                exc.outcome_unknown = unknown
+                raise
+
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(r.retry_attempts),
             wait=wait_exponential_jitter(
@@ -216,7 +230,7 @@ class OperatorHttp:
             reraise=True,
         ):
             with attempt:
-                return await call()
+                return await tracked()
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def aclose(self) -> None:

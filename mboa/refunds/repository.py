@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select
 
 from mboa.kit.pagination import CreatedRange
 from mboa.kit.repository import RepositoryBase
-from mboa.models import PaymentAttempt, PaymentIntent, Refund, RefundDisbursement
+from mboa.models import PaymentAttempt, PaymentIntent, Refund
 
 
 class RefundRepository(RepositoryBase[Refund]):
@@ -49,6 +47,14 @@ class RefundRepository(RepositoryBase[Refund]):
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
+    async def fee_returned(self, intent_id: str) -> int:
+        """The fee given back by the intent's refunds that have not failed (a failed refund's
+        share went back to the platform with its release)."""
+        statement = select(func.coalesce(func.sum(Refund.fee_returned), 0)).where(
+            Refund.payment_intent_id == intent_id, Refund.status != "failed"
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
     async def intent_for_update(self, intent_id: str) -> PaymentIntent | None:
         return await self.session.get(PaymentIntent, intent_id, with_for_update=True)
 
@@ -64,55 +70,3 @@ class RefundRepository(RepositoryBase[Refund]):
             .limit(1)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
-
-
-class RefundDisbursementRepository(RepositoryBase[RefundDisbursement]):
-    model = RefundDisbursement
-
-    async def get_for_update(self, disbursement_id: str) -> RefundDisbursement | None:
-        return await self.session.get(RefundDisbursement, disbursement_id, with_for_update=True)
-
-    async def of_refunds(self, ids: list[str]) -> dict[str, RefundDisbursement]:
-        if not ids:
-            return {}
-        rows = await self.session.execute(
-            select(RefundDisbursement).where(RefundDisbursement.id.in_(ids))
-        )
-        return {d.id: d for d in rows.scalars()}
-
-    async def set_reference(self, disbursement_id: str, reference: str) -> str:
-        """Store the operator reference once; a concurrent run keeps the first one stored."""
-        await self.session.execute(
-            update(RefundDisbursement)
-            .where(
-                RefundDisbursement.id == disbursement_id,
-                RefundDisbursement.operator_reference.is_(None),
-            )
-            .values(operator_reference=reference)
-        )
-        stored = await self.session.execute(
-            select(RefundDisbursement.operator_reference).where(
-                RefundDisbursement.id == disbursement_id
-            )
-        )
-        return str(stored.scalar_one())
-
-    async def due_for_check(self, now: dt.datetime, limit: int) -> list[str]:
-        """Disbursements still pending whose next status read is due (platform role)."""
-        statement = (
-            select(RefundDisbursement.id)
-            .where(
-                RefundDisbursement.status == "pending",
-                RefundDisbursement.next_check_at <= now,
-            )
-            .order_by(RefundDisbursement.next_check_at)
-            .limit(limit)
-        )
-        return list((await self.session.execute(statement)).scalars())
-
-    async def schedule_check(self, disbursement_id: str, at: dt.datetime) -> None:
-        await self.session.execute(
-            update(RefundDisbursement)
-            .where(RefundDisbursement.id == disbursement_id, RefundDisbursement.status == "pending")
-            .values(next_check_at=at, status_checks=RefundDisbursement.status_checks + 1)
-        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 
 import structlog
 from bullmq import Queue
@@ -48,7 +49,11 @@ async def register_schedules(settings: Settings, redis_url: str) -> list[str]:
 
 
 async def run_scheduler(
-    settings: Settings, redis_url: str, *, stop: asyncio.Event | None = None
+    settings: Settings,
+    redis_url: str,
+    *,
+    stop: asyncio.Event | None = None,
+    on_registered: Callable[[], None] | None = None,
 ) -> None:
     if stop is None:
         stop = asyncio.Event()
@@ -57,4 +62,6 @@ async def run_scheduler(
             loop.add_signal_handler(sig, stop.set)
     registered = await register_schedules(settings, redis_url)
     log.info("schedules_registered", tasks=registered)
+    if on_registered is not None:
+        on_registered()
     await stop.wait()

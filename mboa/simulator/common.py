@@ -137,6 +137,20 @@ def control_router(engine: Engine, *, title: str) -> APIRouter:
         engine.reject(tx)
         return tx.to_json()
 
+    @router.post("/transactions/{tx_id}/contradict")
+    async def contradict(tx_id: str, request: Request) -> dict[str, Any]:
+        """Report a final transaction otherwise: `{"state": "failed"|"succeeded", "amount": n}`
+        (either or both); a callback follows. No money moves."""
+        tx = find(tx_id)
+        body = await request.json()
+        state, amount = body.get("state"), body.get("amount")
+        if state not in (None, "failed", "succeeded"):
+            raise HTTPException(400, "state must be failed or succeeded")
+        if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
+            raise HTTPException(400, "amount must be an integer")
+        engine.contradict(tx, state=state, amount=amount)
+        return tx.to_json()
+
     @router.get("/wallets/{msisdn}")
     async def get_wallet(msisdn: str) -> dict[str, Any]:
         return {"msisdn": msisdn, "balance": engine.wallet(msisdn)}

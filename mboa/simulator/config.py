@@ -53,7 +53,10 @@ class SimulatorSettings(BaseModel):
     """Pre-provisioned sandbox API user (matches the adapter's default settings)."""
     mtn_api_key: str = SIMULATOR_API_KEY
     mtn_callback_host: str = "127.0.0.1"
-    """`providerCallbackHost` of the pre-provisioned user; X-Callback-Url must use it."""
+    """`providerCallbackHost` of the pre-provisioned user; X-Callback-Url must use it.
+    `MBOA_PROVIDERS__SIMULATOR__MTN_CALLBACK_HOST`: the application builds callback URLs from
+    `MBOA_API__PUBLIC_URL`, so a simulator in a cluster takes that URL's host (the chart's dev
+    values, docs/deploy.md §2); locally (`make run`) it is 127.0.0.1."""
     mtn_target_environments: tuple[str, ...] = ("sandbox", "mtncameroon")
     mtn_reason_as_object: bool = False
     """Render MTN `reason` as `{"code", "message"}` (the swagger) instead of a plain string

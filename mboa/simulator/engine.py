@@ -347,6 +347,21 @@ class Engine:
         )
         self._schedule_callbacks(tx)
 
+    def contradict(
+        self, tx: SimTransaction, *, state: State | None = None, amount: int | None = None
+    ) -> None:
+        """Report what the operator's books never did: a final transaction shown as `state`, or
+        with another `amount`, on status reads and in a new callback. No money moves: this plays
+        an operator whose later report contradicts a final answer (docs/sandbox.md)."""
+        if state is not None:
+            tx.state = state
+            tx.failure = Failure.failed if state == "failed" else None
+        if amount is not None:
+            tx.amount = amount
+            if "amount" in tx.wire:  # the wire echo, in the operator's own type
+                tx.wire["amount"] = type(tx.wire["amount"])(amount)
+        self._schedule_callbacks(tx)
+
     # -- callbacks --------------------------------------------------------------------------
 
     def _schedule_callbacks(self, tx: SimTransaction) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from mboa.api_keys.schemas import ApiKey, to_schema
+from mboa.audit.service import audit as audit_service
 from mboa.auth.dependencies import UserAuth
 from mboa.auth.subject import AuthSubject
 from mboa.http_security import client_address
@@ -17,7 +18,7 @@ from mboa.merchants.endpoints import account_of
 from mboa.merchants.schemas import Account
 from mboa.routing import ApiRoute, SessionDep
 from mboa.state import get_state
-from mboa.users.exceptions import InvalidCredentials
+from mboa.users.exceptions import InvalidCredentials, TwoFactorCodeInvalid
 from mboa.users.schemas import (
     LoginRequest,
     Me,
@@ -29,6 +30,7 @@ from mboa.users.schemas import (
 )
 from mboa.users.service import IssuedTokens
 from mboa.users.service import user as user_service
+from mboa.users.two_factor import totp_box
 
 router = APIRouter(prefix="/auth", tags=["Users"], route_class=ApiRoute)
 me_router = APIRouter(tags=["Users"], route_class=ApiRoute)
@@ -78,11 +80,17 @@ async def signup(request: Request, body: SignupRequest, session: SessionDep) -> 
 
 @router.post("/login", response_model=Tokens, responses=error_responses(400, 401, 429))
 async def login(request: Request, body: LoginRequest, session: SessionDep) -> Tokens:
-    """Exchange email and password for an access token (short-lived) and a refresh token."""
+    """Exchange email and password for an access token (short-lived) and a refresh token.
+
+    A user with two-factor sign-in also sends `otp`: the current code of their authenticator app
+    or an unused recovery code. Without it: 401 `two_factor_code_required` (the password was right);
+    a wrong or reused code: 401 `two_factor_code_invalid`."""
     await _limit(request, "login")
     state = get_state(request)
     limiter = state.rate_limiter
     await limiter.check_login_account(body.email)
+    if body.otp is not None:
+        await limiter.check_two_factor(body.email)
     try:
         issued = await user_service.login(
             session,
@@ -90,11 +98,20 @@ async def login(request: Request, body: LoginRequest, session: SessionDep) -> To
             password=body.password,
             settings=state.settings.auth,
             jwt_secret=state.jwt_secret,
+            otp=body.otp,
+            box=totp_box(state.settings),
         )
-    except InvalidCredentials:
+    except InvalidCredentials as exc:
         await limiter.login_failed(body.email)
+        await audit_service.record_failed_login(state.db, email=body.email, reason=exc.message)
+        raise
+    except TwoFactorCodeInvalid as exc:
+        await limiter.two_factor_failed(body.email)
+        await audit_service.record_failed_login(state.db, email=body.email, reason=exc.message)
         raise
     await limiter.login_succeeded(body.email)
+    if body.otp is not None:
+        await limiter.two_factor_succeeded(body.email)
     return tokens_of(issued)
 
 

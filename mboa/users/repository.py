@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import insert, select, update
 
 from mboa.kit.repository import RepositoryBase
-from mboa.models import SpentRefreshToken, User, UserSession
+from mboa.models import PasswordReset, SpentRefreshToken, User, UserSession
 
 
 class UserRepository(RepositoryBase[User]):
@@ -41,9 +41,38 @@ class UserSessionRepository(RepositoryBase[UserSession]):
             )
         )
 
+    async def revoke_all(self, user_id: str, now: dt.datetime) -> None:
+        await self.session.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
     async def revoke(self, session_id: str, now: dt.datetime) -> None:
         await self.session.execute(
             update(UserSession)
             .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
             .values(revoked_at=now)
+        )
+
+
+class PasswordResetRepository(RepositoryBase[PasswordReset]):
+    model = PasswordReset
+
+    async def by_token_hash(self, token_hash: str) -> PasswordReset | None:
+        return await self.get_one_or_none(
+            select(PasswordReset).where(PasswordReset.token_hash == token_hash).with_for_update()
+        )
+
+    async def lock(self, reset_id: str) -> PasswordReset | None:
+        return await self.get_one_or_none(
+            select(PasswordReset).where(PasswordReset.id == reset_id).with_for_update()
+        )
+
+    async def spend_all(self, user_id: str, now: dt.datetime) -> None:
+        """Every unused link of the user stops working (one was used, or the password changed)."""
+        await self.session.execute(
+            update(PasswordReset)
+            .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+            .values(used_at=now)
         )

@@ -54,6 +54,18 @@ class SignupRequest(InputSchema):
 class LoginRequest(InputSchema):
     email: EmailStr = Field(max_length=320)
     password: Password
+    otp: str | None = Field(
+        default=None,
+        min_length=6,
+        max_length=40,
+        description=(
+            "For a user with two-factor sign-in: the 6-digit code of their authenticator app"
+            " (a code is accepted once), or one of their unused recovery codes. Without it such a"
+            " login is refused with 401 `two_factor_code_required`; a wrong code is 401"
+            " `two_factor_code_invalid`, and 5 wrong codes lock the account's codes for 15"
+            " minutes (429)."
+        ),
+    )
 
 
 class RefreshRequest(InputSchema):

@@ -12,7 +12,7 @@
 - Run: `mboa worker` runs one bullmq.Worker per queue; handlers are idempotent and take ids only.
 """
 
-from mboa.worker._registry import REGISTRY, Task, TaskContext, task
-from mboa.worker.outbox import enqueue
+from mboa.worker._registry import REGISTRY, Defer, Task, TaskContext, task
+from mboa.worker.outbox import enqueue, enqueue_many
 
-__all__ = ["REGISTRY", "Task", "TaskContext", "enqueue", "task"]
+__all__ = ["REGISTRY", "Defer", "Task", "TaskContext", "enqueue", "enqueue_many", "task"]

@@ -36,6 +36,16 @@ class Task:
     cron: str | None
 
 
+class Defer(Exception):
+    """Raised by a handler that cannot run yet (e.g. its webhook endpoint is at its cap): the
+    worker puts the job back, delayed by `delay_ms`, without counting an attempt and without
+    holding a slot of the queue meanwhile."""
+
+    def __init__(self, delay_ms: int) -> None:
+        super().__init__(f"deferred by {delay_ms} ms")
+        self.delay_ms = delay_ms
+
+
 REGISTRY: dict[str, Task] = {}
 
 

@@ -27,3 +27,11 @@ async def enqueue(
         task=task_name, payload=payload, job_id=job_id, delay_ms=delay_ms
     )
     return job_id
+
+
+async def enqueue_many(
+    session: AsyncSession, task_name: str, jobs: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """`enqueue` for many jobs of one task in one statement: `(job_id, payload)` each."""
+    if jobs:
+        await OutboxRepository.from_session(session).insert_many(task=task_name, jobs=jobs)

@@ -16,6 +16,7 @@ from mboa.kit.faults import crash_point
 from mboa.kit.time import utc_now
 from mboa.postgres import Database, plain_url
 from mboa.tasks import load_tasks
+from mboa.worker import metrics
 from mboa.worker._registry import job_options
 from mboa.worker.repository import OutboxRepository
 
@@ -76,6 +77,7 @@ class OutboxRelay:
                 crash_point("relay_before_mark")  # in BullMQ, the rows not yet marked relayed
             await repository.mark_relayed(done, utc_now())
             relayed = sum(len(ids) for ids in done.values())
+        metrics.OUTBOX_RELAYED.inc(relayed)
         return relayed
 
     async def _listen(self) -> None:

@@ -122,6 +122,7 @@ def test_up_serves_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
         assert account.json()["livemode"] is False
         # The printed reference works; metrics are on their own port, not the API's.
         assert "swagger-ui" in httpx.get(f"{base}/docs").text
+        assert httpx.get(f"{base}/dashboard/login").status_code == 200  # the banner's dashboard
         assert httpx.get(f"{base}/metrics").status_code == 404
         metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
         assert "mboa_http_requests_total" in metrics.text

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import datetime as dt
 import time
 
+import time_machine
 from hypothesis import given
 from hypothesis import strategies as st
 from ulid import ULID
@@ -21,6 +23,21 @@ def test_ids_are_standard_ulids_carrying_the_time() -> None:
     before = time.time()
     decoded = ULID.from_str(ulid())
     assert before - 0.01 <= decoded.timestamp <= time.time() + 0.01
+
+
+def test_ids_follow_the_clock_back_after_a_large_step_but_not_a_small_one() -> None:
+    """A process whose clock ran days ahead (a test's time travel, a bad NTP source) must not go
+    on making ids dated days ahead once the clock is right again: exports bound ranges by ids."""
+    now = dt.datetime.now(dt.UTC)
+    with time_machine.travel(now + dt.timedelta(days=3), tick=False):
+        ahead = ulid()
+    after = ulid()
+    assert ULID.from_str(after).timestamp < ULID.from_str(ahead).timestamp - 86_400
+    assert abs(ULID.from_str(after).timestamp - time.time()) < 5
+    # Half a second back (within the step allowed): still after the last id.
+    with time_machine.travel(dt.datetime.now(dt.UTC) - dt.timedelta(milliseconds=500), tick=False):
+        behind = ulid()
+    assert behind > after
 
 
 @given(st.integers(min_value=0, max_value=2**128 - 1))

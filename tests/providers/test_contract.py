@@ -10,7 +10,7 @@ import structlog
 from prometheus_client import REGISTRY
 from structlog.testing import LogCapture
 
-from mboa.providers import ProviderName, _http
+from mboa.providers import ProviderName, _http, breaker_board
 from mboa.providers.errors import CircuitOpen, ProviderUnavailable
 from mboa.providers.types import FailureCode, Product, TransactionStatus
 from mboa.simulator.engine import RecordedRequest
@@ -252,6 +252,8 @@ class TestCircuitBreaker:
         with pytest.raises(ProviderUnavailable):
             await case.status(result.ref)
         assert _breaker_state(case, "collection") == 2
+        # What this process's worker publishes for the console (providers.breaker_board).
+        assert breaker_board.local_states()[f"{case.name.value}:collection"] == "opened"
         calls = len(case.engine.requests)
         with pytest.raises(CircuitOpen):
             await case.status(result.ref)
@@ -264,6 +266,7 @@ class TestCircuitBreaker:
         await asyncio.sleep(0.35)  # the breaker's TTL
         assert (await case.status(result.ref)).ref == result.ref
         assert _breaker_state(case, "collection") == 0
+        assert breaker_board.local_states()[f"{case.name.value}:collection"] == "closed"
 
 
 class TestObservability:

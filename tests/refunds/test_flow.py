@@ -146,6 +146,28 @@ async def test_partial_refunds_up_to_what_was_received(
     await assert_verified(db, settings)
 
 
+async def test_a_refund_whose_fee_share_would_be_its_whole_amount_still_works(
+    api: Api,
+    worker: TaskContext,
+    db: Database,
+    settings: Settings,
+) -> None:
+    """1 XAF after 49 XAF of a 1 000 XAF payment (fee 20): the proportional share would give
+    back the whole franc, leaving the merchant nothing to reserve (it was a 500). The merchant's
+    part is at least 1; the later refunds give back the rest of the fee."""
+    account = await api.signup()
+    key = account.secret_key
+    intent = await paid(api, key, "+237670000000", amount=1000)  # fee 20, net 980
+    parts = []
+    for amount in (49, 1, 950):
+        response = await refund(api.http, key, payment_intent=intent["id"], amount=amount)
+        assert response.status_code == 200, response.text
+        parts.append(await wait_refund(api.http, key, response.json()["id"], {"succeeded"}))
+    assert [p["fee_returned"] for p in parts] == [0, 0, 20]
+    assert await balance(api.http, key) == {"pending": 0, "available": 0}
+    await assert_verified(db, settings)
+
+
 async def test_a_failed_refund_releases_the_funds(
     api: Api,
     worker: TaskContext,
@@ -169,8 +191,9 @@ async def test_a_failed_refund_releases_the_funds(
         await wait_for(api.http, key, intent["id"], {"succeeded"})
         body = (await refund(api.http, key, payment_intent=intent["id"], amount=1000)).json()
         assert body["status"] == "pending"
-        # Settled early (1470), then 1000 - 20 of fee returned reserved.
-        assert (await balance(api.http, key))["available"] == 490
+        # 1000 - 20 of fee returned is reserved from the payment's pending funds; the rest of
+        # its net (490) stays pending: nothing became available before its settlement time.
+        assert await balance(api.http, key) == {"pending": 490, "available": 0}
         for _ in range(200):
             transfers = await sim_transfers(sims.mtn_url, "237670000013")
             if transfers:
@@ -180,8 +203,8 @@ async def test_a_failed_refund_releases_the_funds(
     failed = await wait_refund(api.http, key, body["id"], {"failed"})
     assert failed["failure_reason"] == "operator_refused"
     assert failed["failed_at"] is not None
-    # The reservation came back: the payment's net (settled early for the refund) is available.
-    assert await balance(api.http, key) == {"pending": 0, "available": 1470}
+    # The reservation came back to where it was drawn from: the payment's net is pending again.
+    assert await balance(api.http, key) == {"pending": 1470, "available": 0}
     assert (await intent_of(api.http, key, intent["id"]))["amount_refunded"] == 0
     assert await event_types(owner_connection, body["id"]) == ["refund.created", "refund.failed"]
     # A late repeat of the answer (a second callback, a status read) changes nothing.
@@ -191,7 +214,7 @@ async def test_a_failed_refund_releases_the_funds(
     assert await sync_disbursement(worker, {"disbursement_id": disbursement}) == "failed"
     assert await check_pending(worker, {}) == 0
     assert await event_types(owner_connection, body["id"]) == ["refund.created", "refund.failed"]
-    assert await balance(api.http, key) == {"pending": 0, "available": 1470}
+    assert await balance(api.http, key) == {"pending": 1470, "available": 0}
     await assert_verified(db, settings)
 
 

@@ -95,23 +95,33 @@ TestRefundsOfOnePayment = RefundsOfOnePayment.TestCase
 @given(
     received=st.integers(min_value=1, max_value=10**9),
     rate=st.integers(min_value=0, max_value=10_000),
-    cuts=st.lists(st.floats(min_value=0, max_value=1), max_size=8),
+    cuts=st.lists(st.tuples(st.floats(min_value=0, max_value=1), st.booleans()), max_size=8),
 )
-def test_fee_shares_never_exceed_their_refund_and_add_up_to_the_fee(
-    received: int, rate: int, cuts: list[float]
+def test_fee_shares_never_exceed_the_fee_and_add_up_to_it(
+    received: int, rate: int, cuts: list[tuple[float, bool]]
 ) -> None:
-    """However a payment is refunded in parts, each part gives back at most its own amount of
-    fee, and all parts together give back exactly the fee."""
+    """However a payment is refunded in parts, some of which fail (their share and amount come
+    back), each part leaves the merchant at least 1 to pay, the fee returned never exceeds the
+    fee, and a full refund whose last part is larger than the fee left returns all of it."""
     fee = received * rate // 10_000
-    points = sorted({int(received * c) for c in cuts} | {received})
-    refunded, returned = 0, 0
-    for point in points:
+    points = sorted({int(received * c) for c, _ in cuts})
+    fails = [failed for _, failed in sorted(cuts)]
+    refunded = returned = 0
+    for point, failed in zip(points, fails, strict=False):
         amount = point - refunded
         if amount <= 0:
             continue
-        share = fee_share(fee, received, refunded, amount)
-        assert 0 <= share <= amount
-        refunded += amount
+        share = fee_share(fee, received, refunded, amount, returned)
+        assert 0 <= share <= amount - 1
+        if not failed:
+            refunded += amount
+            returned += share
+        assert returned <= fee
+    last = received - refunded
+    if last > 0:
+        share = fee_share(fee, received, refunded, last, returned)
+        assert 0 <= share <= last - 1
         returned += share
-    assert refunded == received
-    assert returned == fee
+        if last > fee - (returned - share):
+            assert returned == fee
+    assert returned <= fee

@@ -158,6 +158,10 @@ class OrangeMoneyProvider:
                     raise exc from None
                 if tx.was_submitted:
                     return self._result(ref, tx, already_existed=True)
+                if exc.http_status is not None and exc.http_status >= 500:
+                    # Orange answered with a 5xx and holds no payment for this payToken: this
+                    # call is known not to have been processed (a timeout stays unknown).
+                    exc.outcome_unknown = False
                 raise
 
         return await self.client.http.retrying(attempt)

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from mboa.exceptions import NotFound
+
+
+class AuditLogNotFound(NotFound):
+    pass

@@ -1,0 +1,109 @@
+"""Who may open the staff console and do what (docs/going-live.md).
+
+Staff are users with a `staff_role` (`users.staff_role`; `is_platform_admin` counts as
+`superadmin`). They sign in on the dashboard's sign-in page (the same session cookie and
+CSRF tokens: `mboa.dashboard.signin`); every console route then checks the role's permission
+here, and a second factor (`staff_has_two_factor`, behind `MBOA_CONSOLE__REQUIRE_TWO_FACTOR`).
+Without one, only the enrolment page opens (`ENROL_PATH`, `Staff(..., enrolling=True)`): a page
+sends them there, a POST is refused (403 `two_factor_required`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Final
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mboa.console.exceptions import NotStaff, StaffRoleNotPermitted, TwoFactorRequired
+from mboa.console.repository import ConsoleRepository
+from mboa.console.service import staff_subject
+from mboa.dashboard.signin import choose_locale, csrf_token, signed_in_user
+from mboa.models import User
+from mboa.routing import get_session
+from mboa.state import get_state
+from mboa.users.two_factor import two_factor
+
+_READ = frozenset({"merchants:read", "payouts:read", "health:read", "ledger:verify", "audit:read"})
+ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
+    "support": _READ,
+    "compliance": _READ | {"kyc:decide", "notes:write"},
+    "finance": _READ | {"payouts:approve", "fee_plans:write", "notes:write"},
+    "superadmin": _READ
+    | {"kyc:decide", "notes:write", "payouts:approve", "fee_plans:write", "staff:manage"},
+}
+STAFF_ROLES: Final = tuple(ROLE_PERMISSIONS)
+ENROL_PATH: Final = "/console/security"
+"""The page where a staff member sets up two-factor sign-in (`mboa/console/security.py`)."""
+
+
+def staff_role_of(user: User) -> str | None:
+    if user.staff_role in ROLE_PERMISSIONS:
+        return user.staff_role
+    return "superadmin" if user.is_platform_admin else None
+
+
+def staff_has_two_factor(user: User) -> bool:
+    """Whether the staff member has turned on two-factor sign-in (TOTP, the Security page);
+    their console session then began with a code (docs/dashboard.md "Two-factor sign-in")."""
+    return two_factor.enabled(user)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StaffViewer:
+    user_id: str
+    session_id: str
+    email: str
+    name: str | None
+    role: str
+    locale: str
+    csrf: str
+    locked: bool = False
+    """The console needs a second factor this staff member has not set up: only the enrolment
+    page (and signing out) opens."""
+
+    def can(self, permission: str) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+class Staff:
+    """A console page's authenticator: signed in (else the sign-in page), staff, second factor,
+    and the role's `permission` (else 403). `enrolling`: the enrolment page and signing out,
+    open to staff without a second factor (`StaffViewer.locked`)."""
+
+    def __init__(self, permission: str | None, *, enrolling: bool = False) -> None:
+        self.permission = permission
+        self.enrolling = enrolling
+
+    async def __call__(
+        self, request: Request, session: Annotated[AsyncSession, Depends(get_session)]
+    ) -> StaffViewer:
+        state = get_state(request)
+        signed_in = await signed_in_user(request, session)
+        user = await ConsoleRepository.from_session(session).user(signed_in.user_id)
+        role = staff_role_of(user) if user is not None else None
+        if user is None or role is None:
+            raise NotStaff("Only Mboa Pay staff may open the console.")
+        locked = state.settings.console.require_two_factor and not staff_has_two_factor(user)
+        if locked and not self.enrolling:
+            raise TwoFactorRequired("Turn on two-factor authentication to open the console.")
+        viewer = StaffViewer(
+            user_id=user.id,
+            session_id=signed_in.session_id,
+            email=user.email,
+            name=user.name,
+            role=role,
+            locale=choose_locale(request, user.locale),
+            csrf=csrf_token(request, signed_in.session_id),
+            locked=locked,
+        )
+        request.state.staff = viewer
+        # Who acts, for the audit log (`AuditContext.current` reads the request's `auth`): the
+        # console's decisions, notes, fee plans and payout reviews are this staff member's.
+        request.state.auth = staff_subject(user.id)
+        await state.rate_limiter.hit_key(user.id, livemode=False)
+        if self.permission is not None and not viewer.can(self.permission):
+            raise StaffRoleNotPermitted(
+                f"The {role} role does not allow this ('{self.permission}')."
+            )
+        return viewer

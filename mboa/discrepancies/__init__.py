@@ -1,0 +1,1 @@
+"""Operator reports that contradict a final state: recorded, counted, never re-posted."""

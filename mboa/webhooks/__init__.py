@@ -1,0 +1,1 @@
+"""Webhooks: merchants' endpoints and the signed delivery of events to them (Standard Webhooks)."""
