@@ -258,22 +258,45 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Type: application/json"
-            f"\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        status = int((await self.reader.readline()).split()[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
+        """One request; sent again once on a fresh connection when the server had closed the
+        idle one (uvicorn drops keep-alive connections idle for 5 s, which happens while the
+        end-to-end clients wait for room). Every request carries an Idempotency-Key, so a
+        request that did arrive is not created twice."""
+        for attempt in (1, 2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            assert self.reader is not None
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            try:
+                self.writer.write(
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
+                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                status_line = await self.reader.readline()
+            except ConnectionError:
+                status_line = b""
+            if not status_line:
+                self.writer.close()
+                self.reader = self.writer = None
+                if attempt == 1:
+                    continue
+                raise ConnectionError(f"the API closed the connection to POST {path}")
+            status = int(status_line.split()[1])
+            length = 0
+            close = False
+            while (line := await self.reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+                elif name.lower() == b"connection" and value.strip().lower() == b"close":
+                    close = True
+            answer = await self.reader.readexactly(length)
+            if close:
+                self.writer.close()
+                self.reader = self.writer = None
+            return status, answer
+        raise AssertionError("unreachable")
 
 
 def create_body(reference: str, phone: str) -> bytes:
