@@ -1,4 +1,4 @@
-"""Every event type the platform writes: the one list (docs/events.md §Event types written today).
+"""Every event type the platform writes: the one list (docs/webhooks.md §Event types).
 
 The writer (`mboa.events.service.EventService.add`) refuses a type missing here, webhook
 endpoints' `enabled_events` take these or `*` (mboa/webhooks/schemas.py), and

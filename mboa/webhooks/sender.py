@@ -10,6 +10,7 @@ import dataclasses
 import time
 import uuid
 import weakref
+import zlib
 
 import httpx
 from redis.asyncio import Redis
@@ -129,11 +130,7 @@ class Sender:
                 )
                 response = await client.send(request, stream=True)
                 try:
-                    kept = bytearray()
-                    async for chunk in response.aiter_raw():
-                        kept += chunk
-                        if len(kept) >= RESPONSE_BODY_BYTES:
-                            break
+                    kept = await _start_of_body(response)
                 finally:
                     await response.aclose()
         except TargetRefused as exc:
@@ -147,7 +144,7 @@ class Sender:
             return AttemptResult(False, latency_ms=latency, error=error[:500])
         latency = int((time.monotonic() - started) * 1000)
         status = response.status_code
-        text = bytes(kept[:RESPONSE_BODY_BYTES]).decode("utf-8", errors="replace")
+        text = kept.decode("utf-8", errors="replace")
         succeeded = 200 <= status < 300
         problem: str | None = None
         if 300 <= status < 400:
@@ -162,6 +159,50 @@ class Sender:
             await client.aclose()
         self.tls.clear()
         await self.redis.aclose()
+
+
+# zlib's wbits: a gzip stream (header and trailer), and a zlib or gzip stream (header detected)
+# for `deflate`, which some servers send as raw deflate all the same (wbits < 0, tried second).
+_WBITS = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": 32 + zlib.MAX_WBITS,
+}
+
+
+async def _start_of_body(response: httpx.Response) -> bytes:
+    """The first RESPONSE_BODY_BYTES of the answer as its sender meant it: decoded when it is
+    gzip- or deflate-encoded, inflating no more than that (a few compressed bytes can stand for
+    gigabytes). Other encodings (br, zstd, several at once) are kept as received."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    wbits = _WBITS.get(encoding)
+    decoder = zlib.decompressobj(wbits) if wbits is not None else None
+    kept = bytearray()
+    received = bytearray()  # the start of what came, for an answer that is not what it says
+    first = True
+    try:
+        async for chunk in response.aiter_raw():
+            if decoder is None:
+                kept += chunk
+            else:
+                received += chunk[: RESPONSE_BODY_BYTES - len(received)]
+                try:
+                    # Output capped at what is still wanted; the input beyond is left unread.
+                    kept += decoder.decompress(chunk, RESPONSE_BODY_BYTES - len(kept))
+                except zlib.error:
+                    if not (first and encoding == "deflate"):
+                        raise
+                    decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no header
+                    kept += decoder.decompress(chunk, RESPONSE_BODY_BYTES - len(kept))
+                if decoder.eof:
+                    break
+            first = False
+            if len(kept) >= RESPONSE_BODY_BYTES:
+                break
+    except zlib.error:
+        # Announced as compressed but not: what came, as received, says more than nothing.
+        return bytes(received)
+    return bytes(kept[:RESPONSE_BODY_BYTES])
 
 
 def _outcome(result: AttemptResult) -> str:

@@ -44,15 +44,27 @@ def _address(host: str) -> IPAddress | None:
 
 def refusal(address: IPAddress, *, livemode: bool) -> str | None:
     """Why `address` may not receive a webhook in this mode (None: it may)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv6 address that carries an IPv4 one reaches that IPv4 address: ::ffff:a.b.c.d
+        # on this host's dual stack (loopback included), 2002:aabb:ccdd::/48 through a 6to4
+        # relay (never this host: its loopback is refused in either mode).
+        if address.ipv4_mapped is not None:
+            return refusal(address.ipv4_mapped, livemode=livemode)
+        if address.sixtofour is not None:
+            return refusal(address.sixtofour, livemode=True)
+        if address.is_site_local:
+            # fec0::/10, deprecated but still routed inside some networks; Python's is_private
+            # does not cover it.
+            return "a private address"
     if address.is_loopback:
         return None if not livemode else "a loopback address"
     if address.is_multicast:
         return "a multicast address"
     if address.is_link_local:
         return "a link-local address"
-    if address.is_unspecified or address.is_reserved:
+    if address.is_unspecified:
+        return "an unspecified address"
+    if address.is_reserved:
         return "a reserved address"
     if address.is_private or not address.is_global:
         return "a private address"

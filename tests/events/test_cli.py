@@ -168,6 +168,20 @@ async def listening(
             await collecting
 
 
+async def trigger_all(key: str, base_url: str, *event_types: str) -> dict[str, str]:
+    """`mboa trigger` for each type, the processes side by side; each one's output by type."""
+    results = await asyncio.gather(
+        *(
+            run_cli("trigger", event_type, "--api-key", key, "--api-base", base_url)
+            for event_type in event_types
+        )
+    )
+    for event_type, (code, out, err) in zip(event_types, results, strict=True):
+        assert code == 0, (event_type, out, err)
+        assert f"Trigger succeeded: {event_type} fired." in out, (event_type, out)
+    return {event_type: out for event_type, (_, out, _) in zip(event_types, results, strict=True)}
+
+
 def delivery_line(lines: list[str], event: dict[str, Any]) -> str:
     return next(line for line in lines if event["id"] in line)
 
@@ -204,24 +218,46 @@ async def test_trigger_and_listen_deliver_signed_events_across_an_interruption(
         # The API goes out of reach; events happen meanwhile; listen reconnects with
         # Last-Event-ID and gets them first.
         await proxy.stop()
-        code, out, err = await run_cli(
-            "trigger", "payment_intent.canceled", "--api-key", key, "--api-base", base_url
+        outs = await trigger_all(
+            key,
+            base_url,
+            "payment_intent.canceled",
+            "payment_intent.payment_failed",
+            "refund.succeeded",
+            "refund.created",
         )
-        assert code == 0, err
-        canceled_id = re.findall(r"pi_\w+", out)[0]
-        code, out, err = await run_cli(
-            "trigger", "refund.succeeded", "--api-key", key, "--api-base", base_url
-        )
-        assert code == 0, err
-        refund_id = re.findall(r"re_\w+", out)[0]
-        await asyncio.sleep(1.0)
+        canceled_id = re.findall(r"pi_\w+", outs["payment_intent.canceled"])[0]
+        failed_id = re.findall(r"pi_\w+", outs["payment_intent.payment_failed"])[0]
+        refund_id = re.findall(r"re_\w+", outs["refund.succeeded"])[0]
+        created_refund_id = re.findall(r"re_\w+", outs["refund.created"])[0]
+        await asyncio.sleep(0.5)
         await proxy.start()
-        await receiver.until(lambda _: "refund.succeeded" in receiver.types_of(refund_id))
+        await receiver.until(
+            lambda _: (
+                "refund.succeeded" in receiver.types_of(refund_id)
+                and "payment_intent.payment_failed" in receiver.types_of(failed_id)
+                and "refund.created" in receiver.types_of(created_refund_id)
+            )
+        )
         assert receiver.types_of(canceled_id) == [
             "payment_intent.created",
             "payment_intent.canceled",
         ]
+        assert receiver.types_of(failed_id) == [
+            "payment_intent.created",
+            "payment_intent.processing",
+            "payment_intent.payment_failed",
+        ]
+        payment_failed = next(
+            e for e in receiver.events if e["type"] == "payment_intent.payment_failed"
+        )
+        assert payment_failed["data"]["object"]["status"] == "requires_payment_method"
+        assert payment_failed["data"]["object"]["last_payment_error"]["code"] == (
+            "insufficient_funds"
+        )
+        assert payment_failed["data"]["previous_attributes"] == {"status": "processing"}
         assert receiver.types_of(refund_id) == ["refund.created", "refund.succeeded"]
+        assert receiver.types_of(created_refund_id)[0] == "refund.created"
     await proxy.stop()
     ids = [e["id"] for e in receiver.events]
     assert len(ids) == len(set(ids)), "each event forwarded once"
@@ -237,27 +273,25 @@ async def test_listen_filters_types_and_trigger_fires_payouts(
     await fund(ledger_db, account.merchant_id, 10_000)
     receiver = Receiver()
     async with listening(key, base_url, receiver, "--events", "payout.*"):
-        code, out, err = await run_cli(
-            "trigger", "payout.paid", "--api-key", key, "--api-base", base_url
+        outs = await trigger_all(
+            key,
+            base_url,
+            "payout.paid",
+            "payout.failed",
+            "payout.created",
+            "payment_intent.created",
         )
-        assert code == 0, err
-        payout_id = re.findall(r"po_\w+", out)[0]
-        code, out, err = await run_cli(
-            "trigger", "payout.failed", "--api-key", key, "--api-base", base_url
-        )
-        assert code == 0, err
-        failed_id = re.findall(r"po_\w+", out)[0]
+        payout_id = re.findall(r"po_\w+", outs["payout.paid"])[0]
+        failed_id = re.findall(r"po_\w+", outs["payout.failed"])[0]
+        created_id = re.findall(r"po_\w+", outs["payout.created"])[0]
         await receiver.until(
             lambda _: (
                 "payout.paid" in receiver.types_of(payout_id)
                 and "payout.failed" in receiver.types_of(failed_id)
+                and "payout.created" in receiver.types_of(created_id)
             )
         )
-        code, out, err = await run_cli(
-            "trigger", "payment_intent.created", "--api-key", key, "--api-base", base_url
-        )
-        assert code == 0, err
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)  # time for a payment_intent.created to come, were it sent
     assert receiver.types_of(payout_id) == ["payout.created", "payout.updated", "payout.paid"]
     assert {e["type"].split(".")[0] for e in receiver.events} == {"payout"}
     paid = next(e for e in receiver.events if e["type"] == "payout.paid")

@@ -1,13 +1,15 @@
 """One list of event types (mboa/events/types.py): what the code writes, what the writer and
-`enabled_events` accept, and what docs/events.md lists with an example payload are the same."""
+`enabled_events` accept, and what docs/webhooks.md lists with an example payload are the same."""
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 
 import pytest
 
+from mboa.events.schemas import EventObject
 from mboa.events.service import event as event_service
 from mboa.events.types import EVENT_TYPES, UnknownEventType
 from mboa.kit.migration import PACKAGE_ROOT
@@ -78,12 +80,17 @@ async def test_the_writer_refuses_a_type_not_listed() -> None:
 
 
 def test_docs_list_every_type_with_an_example() -> None:
-    events = (ROOT / "docs/events.md").read_text(encoding="utf-8")
-    section = events.split("## Event types written today", 1)[1].split("\n## ", 1)[0]
+    """docs/webhooks.md §Event types: a row and an example payload for every type, and one full
+    event that the API's event object validates; docs/events.md points there."""
+    webhooks = (ROOT / "docs/webhooks.md").read_text(encoding="utf-8")
+    section = webhooks.split("\n## Event types\n", 1)[1].split("\n## ", 1)[0]
     table = set(re.findall(r"^\| `([a-z_]+(?:\.[a-z_]+)+)` \|", section, flags=re.M))
     assert table == EVENT_TYPES
-    examples = set(re.findall(r'"type": "([a-z_]+(?:\.[a-z_]+)+)"', events))
+    examples = set(re.findall(r'"type": "([a-z_]+(?:\.[a-z_]+)+)"', section))
     assert examples >= EVENT_TYPES, EVENT_TYPES - examples
-    webhooks = (ROOT / "docs/webhooks.md").read_text(encoding="utf-8")
-    listed = webhooks.split("## Event types", 1)[1].split("\n## ", 1)[0]
-    assert "docs/events.md §Event types written today" in " ".join(listed.split())
+    full = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    assert EventObject.model_validate(full).model_dump(mode="json") == full
+    assert full["data"]["object"]["object"] == full["type"].split(".")[0]
+    events = (ROOT / "docs/events.md").read_text(encoding="utf-8")
+    pointer = events.split("## Event types written today", 1)[1].split("\n## ", 1)[0]
+    assert "[webhooks.md](webhooks.md) §Event types" in " ".join(pointer.split())

@@ -4,10 +4,14 @@ a real worker, a real receiver verifying with the official `standardwebhooks` li
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
+import zlib
+from typing import Any
 
 import asyncpg
 
+from mboa.config import Settings, WebhooksSettings
 from mboa.kit.net import free_port
 from mboa.postgres import Database
 from mboa.worker import TaskContext
@@ -17,8 +21,10 @@ from tests.webhooks.conftest import (
     Receiver,
     create_endpoint,
     deliveries,
+    running_worker,
     verifies,
     verify,
+    webhook_settings,
     write_event,
 )
 
@@ -300,3 +306,108 @@ async def test_a_slow_endpoint_holds_at_most_its_cap_and_never_starves_a_fast_on
     assert receiver.max_in_flight["/slow"] <= 2
     assert all(verifies(slow["secret"], r) for r in receiver.on("/slow"))
     assert all(verifies(fast["secret"], r) for r in receiver.on("/fast"))
+
+
+async def _first_attempt(api: Api, key: str, endpoint_id: str) -> dict[str, Any]:
+    for _ in range(200):
+        rows = await deliveries(api, key, endpoint_id)
+        if rows and rows[0]["attempts"]:
+            return dict(rows[0]["attempts"][-1])  # newest first: the last is the first
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no attempt logged for {endpoint_id}")
+
+
+async def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt_retried_later(
+    api: Api,
+    db: Database,
+    receiver: Receiver,
+    settings: Settings,
+    database_url: str,
+    redis_url: str,
+) -> None:
+    assert WebhooksSettings().timeout_seconds == 10.0  # the issue's 10 s, by default
+    account = await api.signup()
+    key = account.secret_key
+    endpoint = await create_endpoint(api, key, f"{receiver.url}/slow")
+    receiver.behaviour["/slow"] = Behaviour(delay=2.0)
+    configured = webhook_settings(settings, redis_url, timeout_seconds=0.5)
+    async with running_worker(configured, database_url, redis_url):
+        await write_event(db, account.merchant_id)
+        attempt = await _first_attempt(api, key, endpoint["id"])
+    assert len(receiver.on("/slow")) >= 1  # the request did reach the receiver
+    assert attempt["outcome"] == "failed"
+    assert attempt["http_status"] is None
+    assert attempt["error"] == "timed out after 0.5 s"
+    assert attempt["response_body"] is None
+    assert 500 <= attempt["latency_ms"] < 2000
+    assert attempt["next_retry_at"] is not None
+    [delivery] = await deliveries(api, key, endpoint["id"])
+    assert delivery["status"] in ("pending", "succeeded")  # retried: never given up at once
+
+
+BODY_5_KB = "".join(f"{i:05d}é" for i in range(900)).encode()[:5120]  # é: 2 bytes in UTF-8
+
+
+async def test_the_log_keeps_the_first_2_kb_of_the_answer_decoded(
+    api: Api, db: Database, receiver: Receiver, worker: TaskContext
+) -> None:
+    """A 5 KB answer is logged as its first 2 048 bytes; a gzip or deflate one is logged as the
+    text it encodes (decoded, 2 KB of it), not as compressed bytes."""
+    assert len(BODY_5_KB) == 5120
+    start = BODY_5_KB[:2048].decode()  # byte 2 048 falls between characters
+    account = await api.signup()
+    key = account.secret_key
+    answers = {
+        "/plain": Behaviour(body=BODY_5_KB),
+        "/gzip": Behaviour(headers={"content-encoding": "gzip"}, body=gzip.compress(BODY_5_KB)),
+        "/deflate": Behaviour(
+            headers={"content-encoding": "deflate"}, body=zlib.compress(BODY_5_KB)
+        ),
+        "/raw-deflate": Behaviour(headers={"content-encoding": "deflate"}, body=_raw_deflate()),
+        # Announced as gzip, sent plain: logged as received.
+        "/not-gzip": Behaviour(headers={"content-encoding": "gzip"}, body=BODY_5_KB),
+        # 64 MiB of zeros in a 65 KB answer: only the first 2 KB of it is ever inflated.
+        "/bomb": Behaviour(headers={"content-encoding": "gzip"}, body=_gzip_of_zeros(64 << 20)),
+    }
+    endpoints = {}
+    for path, behaviour in answers.items():
+        receiver.behaviour[path] = behaviour
+        endpoints[path] = await create_endpoint(api, key, f"{receiver.url}{path}")
+    await write_event(db, account.merchant_id)
+    logged = {path: await _first_attempt(api, key, e["id"]) for path, e in endpoints.items()}
+    for path in ("/plain", "/gzip", "/deflate", "/raw-deflate", "/not-gzip"):
+        attempt = logged[path]
+        assert attempt["outcome"] == "succeeded", (path, attempt)
+        assert attempt["response_body"] == start, path  # exactly the first 2 048 bytes
+    # NUL cannot be stored in a text column: the log shows each as U+FFFD.
+    assert logged["/bomb"]["outcome"] == "succeeded"
+    assert logged["/bomb"]["response_body"] == "\ufffd" * 2048
+
+
+def _raw_deflate() -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)  # no zlib header
+    return packer.compress(BODY_5_KB) + packer.flush()
+
+
+def _gzip_of_zeros(size: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join([*(packer.compress(block) for _ in range(size >> 20)), packer.flush()])
+
+
+async def test_live_mode_refuses_a_name_resolving_to_a_public_and_a_private_address(
+    api: Api, db: Database, receiver: Receiver, worker: TaskContext, dns: dict[str, list[str]]
+) -> None:
+    """Resolved at send time, every address checked: a public first answer does not hide the
+    private one behind it (the request would otherwise go out to the public address)."""
+    dns["hooks.shop.example"] = ["93.184.216.34", "10.0.0.7"]
+    account, live_key = await api.live_account()
+    endpoint = await create_endpoint(api, live_key, "https://hooks.shop.example/in")
+    await write_event(db, account.merchant_id, livemode=True)
+    attempt = await _first_attempt(api, live_key, endpoint["id"])
+    assert attempt["outcome"] == "failed"
+    assert attempt["http_status"] is None
+    assert attempt["error"] == (
+        "refused: hooks.shop.example resolves to 10.0.0.7, a private address"
+    )
+    assert attempt["next_retry_at"] is not None
