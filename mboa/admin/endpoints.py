@@ -31,6 +31,8 @@ router = APIRouter(prefix="/admin", tags=["Platform admin"], route_class=Platfor
 Reader = Annotated[AuthSubject, Depends(StaffToken("merchants:read"))]
 Decider = Annotated[AuthSubject, Depends(StaffToken("kyc:decide"))]
 FeeWriter = Annotated[AuthSubject, Depends(StaffToken("fee_plans:write"))]
+_DECISION_ERRORS = error_responses(400, 401, 403, 404, 409, 429, 500)
+"""409 `merchant_status_invalid`: the decision does not apply to the merchant's status."""
 
 
 def admin_view(merchant: Merchant) -> AccountAdmin:
@@ -75,7 +77,7 @@ async def _decide(
 
 
 @router.post(
-    "/merchants/{merchant_id}/approve", response_model=AccountAdmin, responses=error_responses()
+    "/merchants/{merchant_id}/approve", response_model=AccountAdmin, responses=_DECISION_ERRORS
 )
 async def approve_merchant(
     merchant_id: str, body: StaffDecision, auth: Decider, session: SessionDep
@@ -86,7 +88,7 @@ async def approve_merchant(
 
 
 @router.post(
-    "/merchants/{merchant_id}/reject", response_model=AccountAdmin, responses=error_responses()
+    "/merchants/{merchant_id}/reject", response_model=AccountAdmin, responses=_DECISION_ERRORS
 )
 async def reject_merchant(
     merchant_id: str, body: StaffDecision, auth: Decider, session: SessionDep
@@ -97,7 +99,7 @@ async def reject_merchant(
 
 
 @router.post(
-    "/merchants/{merchant_id}/suspend", response_model=AccountAdmin, responses=error_responses()
+    "/merchants/{merchant_id}/suspend", response_model=AccountAdmin, responses=_DECISION_ERRORS
 )
 async def suspend_merchant(
     merchant_id: str, body: StaffDecision, auth: Decider, session: SessionDep
@@ -107,7 +109,7 @@ async def suspend_merchant(
 
 
 @router.post(
-    "/merchants/{merchant_id}/reactivate", response_model=AccountAdmin, responses=error_responses()
+    "/merchants/{merchant_id}/reactivate", response_model=AccountAdmin, responses=_DECISION_ERRORS
 )
 async def reactivate_merchant(
     merchant_id: str, body: StaffDecision, auth: Decider, session: SessionDep
