@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 from typing import Any
 
 import httpx
+import pyotp
 
-from mboa.models import MerchantStatus
+from mboa.models import MerchantStatus, User
 from mboa.state import AppState
 from mboa.users.service import user as user_service
+from mboa.users.two_factor import totp_box, two_factor
+from tests.kyc.documents import JPEG, PDF, PROFILE, png
 
 PASSWORD = "correct-horse-42"
 _counter = itertools.count()
@@ -77,6 +81,7 @@ class Api:
     def __init__(self, http: httpx.AsyncClient, state: AppState) -> None:
         self.http = http
         self.state = state
+        self._compliance: str | None = None
 
     async def signup(self, *, email: str | None = None, business: str = "Shop") -> Account:
         email = email or f"user{next(_counter)}-{id(self)}@example.cm"
@@ -97,10 +102,13 @@ class Api:
             publishable_key=keys["publishable"],
         )
 
-    async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
-        response = await self.http.post(
-            "/v1/auth/login", json={"email": email, "password": password}
-        )
+    async def login(
+        self, email: str, password: str = PASSWORD, *, otp: str | None = None
+    ) -> dict[str, Any]:
+        body = {"email": email, "password": password}
+        if otp is not None:
+            body["otp"] = otp
+        response = await self.http.post("/v1/auth/login", json=body)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -116,23 +124,65 @@ class Api:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    async def staff(self) -> str:
-        """A platform_admin user (created the way `mboa admin create` does); returns a token."""
-        email = f"staff{next(_counter)}@mboa.cm"
+    async def staff(self, role: str = "superadmin", *, with_two_factor: bool = True) -> str:
+        """A staff user with `role` (support, compliance, finance, superadmin; created the way
+        `mboa admin create` does, then given the role) who has turned on two-factor sign-in, as
+        the console and the staff API require; returns an access token from a sign-in with a
+        code."""
+        email = f"{role}{next(_counter)}@staff.mboa.cm"
+        otp = None
         async with self.state.db.platform_transaction() as session:
-            await user_service.create_platform_admin(
+            created = await user_service.create_platform_admin(
                 session,
                 email=email,
                 password=PASSWORD,
-                name="Staff",
+                name=role.title(),
                 settings=self.state.settings.auth,
             )
-        return str((await self.login(email))["access_token"])
+            user = await session.get(User, created.id)
+            assert user is not None
+            user.staff_role = role
+            user.is_platform_admin = role == "superadmin"
+            if with_two_factor:
+                # Confirmed with the code of the step before, so the sign-in's code is unspent.
+                box = totp_box(self.state.settings)
+                secret = await two_factor.start(session, user.id, box)
+                totp, step = pyotp.TOTP(secret), int(time.time()) // 30
+                await two_factor.confirm(session, user.id, totp.at((step - 1) * 30), box)
+                otp = totp.at(step * 30)
+        return str((await self.login(email, otp=otp))["access_token"])
 
-    async def approve(self, account: Account) -> None:
-        token = await self.staff()
+    async def submit_kyc(self, account: Account) -> None:
+        """The owner's going-live application: profile, the three documents, submitted."""
+        kyc = f"/v1/merchants/{account.merchant_id}/kyc"
+        headers = account.user_headers
+        response = await self.http.post(kyc, json=PROFILE, headers=headers)
+        assert response.status_code == 200, response.text
+        for kind, data in (
+            ("representative_id", JPEG),
+            ("business_registration", PDF),
+            ("proof_of_address", png()),
+        ):
+            response = await self.http.post(
+                f"{kyc}/documents",
+                data={"kind": kind},
+                files={"file": (f"{kind}.bin", data, "application/octet-stream")},
+                headers=headers,
+            )
+            assert response.status_code == 200, response.text
+        response = await self.http.post(f"{kyc}/submit", headers=headers)
+        assert response.status_code == 200, response.text
+
+    async def approve(self, account: Account, *, reason: str = "Documents checked.") -> None:
+        """Take the account live the only way there is (docs/going-live.md): the owner submits
+        the profile and documents, a compliance staff member approves with a reason."""
+        await self.submit_kyc(account)
+        if self._compliance is None:
+            self._compliance = await self.staff("compliance")
         response = await self.http.post(
-            f"/v1/admin/merchants/{account.merchant_id}/approve", headers=bearer(token)
+            f"/v1/admin/merchants/{account.merchant_id}/approve",
+            json={"reason": reason},
+            headers=bearer(self._compliance),
         )
         assert response.status_code == 200, response.text
         assert response.json()["status"] == MerchantStatus.active

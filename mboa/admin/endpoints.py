@@ -1,7 +1,9 @@
 """Platform staff: review merchants, approve them for live mode, suspend them.
 
 These routes act across merchants, so their transaction runs as the platform role (`PlatformRoute`),
-never as the tenant role.
+never as the tenant role. They follow the console's rules (docs/going-live.md): the staff roles'
+permissions (`mboa.console.access.StaffToken`), two-factor sign-in when the console requires it,
+approval only of a submitted application, and a reason for every decision.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from mboa.auth.dependencies import UserAuth
 from mboa.auth.subject import AuthSubject
+from mboa.console.access import StaffToken
 from mboa.kit.openapi import error_responses, list_response
 from mboa.kit.pagination import ListParams, list_params
 from mboa.kit.schemas import ListObject
@@ -19,14 +21,18 @@ from mboa.kyc.schemas import StaffDecision
 from mboa.kyc.service import kyc as kyc_service
 from mboa.ledger.fees import fee_plan
 from mboa.ledger.schemas import FeePlanSet, FeePlanView
-from mboa.merchants.schemas import AccountAdmin, Suspension
+from mboa.merchants.schemas import AccountAdmin
 from mboa.merchants.service import merchant as merchant_service
 from mboa.models import Merchant, MerchantStatus
 from mboa.providers.types import ProviderName
 from mboa.routing import PlatformRoute, SessionDep
 
 router = APIRouter(prefix="/admin", tags=["Platform admin"], route_class=PlatformRoute)
-Staff = Annotated[AuthSubject, Depends(UserAuth(platform_admin=True))]
+Reader = Annotated[AuthSubject, Depends(StaffToken("merchants:read"))]
+Decider = Annotated[AuthSubject, Depends(StaffToken("kyc:decide"))]
+FeeWriter = Annotated[AuthSubject, Depends(StaffToken("fee_plans:write"))]
+_DECISION_ERRORS = error_responses(400, 401, 403, 404, 409, 429, 500)
+"""409 `merchant_status_invalid`: the decision does not apply to the merchant's status."""
 
 
 def admin_view(merchant: Merchant) -> AccountAdmin:
@@ -40,7 +46,7 @@ def admin_view(merchant: Merchant) -> AccountAdmin:
 )
 async def list_merchants(
     request: Request,
-    auth: Staff,
+    auth: Reader,
     session: SessionDep,
     params: Annotated[ListParams, Depends(list_params)],
     status: Annotated[MerchantStatus | None, Query()] = None,
@@ -55,54 +61,61 @@ async def list_merchants(
     response_model=AccountAdmin,
     responses=error_responses(401, 403, 404),
 )
-async def retrieve_merchant(merchant_id: str, auth: Staff, session: SessionDep) -> AccountAdmin:
+async def retrieve_merchant(merchant_id: str, auth: Reader, session: SessionDep) -> AccountAdmin:
     """One merchant, as staff see it."""
     return admin_view(await merchant_service.get(session, merchant_id))
 
 
-@router.post(
-    "/merchants/{merchant_id}/approve", response_model=AccountAdmin, responses=error_responses()
-)
-async def approve_merchant(merchant_id: str, auth: Staff, session: SessionDep) -> AccountAdmin:
-    """Move a sandbox merchant to live: its team can then create live keys."""
-    assert auth.user_id is not None
-    merchant = await merchant_service.get(session, merchant_id)
-    return admin_view(await merchant_service.approve(session, merchant, auth.user_id))
-
-
-@router.post(
-    "/merchants/{merchant_id}/reject", response_model=AccountAdmin, responses=error_responses()
-)
-async def reject_merchant(
-    merchant_id: str, body: StaffDecision, auth: Staff, session: SessionDep
+async def _decide(
+    session: SessionDep, auth: AuthSubject, merchant_id: str, action: str, reason: str
 ) -> AccountAdmin:
-    """Refuse a submitted going-live application with the reason the owner reads; they may fix
-    it and submit again (docs/going-live.md)."""
     assert auth.user_id is not None
     merchant = await kyc_service.decide(
-        session, merchant_id, action="reject", staff_id=auth.user_id, reason=body.reason
+        session, merchant_id, action=action, staff_id=auth.user_id, reason=reason
     )
     return admin_view(merchant)
 
 
 @router.post(
-    "/merchants/{merchant_id}/suspend", response_model=AccountAdmin, responses=error_responses()
+    "/merchants/{merchant_id}/approve", response_model=AccountAdmin, responses=_DECISION_ERRORS
 )
-async def suspend_merchant(
-    merchant_id: str, body: Suspension, auth: Staff, session: SessionDep
+async def approve_merchant(
+    merchant_id: str, body: StaffDecision, auth: Decider, session: SessionDep
 ) -> AccountAdmin:
-    """Block live mode for a merchant (test mode keeps working)."""
-    merchant = await merchant_service.get(session, merchant_id)
-    return admin_view(await merchant_service.suspend(session, merchant, body.reason))
+    """Approve a submitted going-live application (profile and documents reviewed): its team
+    can then create live keys. Any other status: 409 `merchant_status_invalid`."""
+    return await _decide(session, auth, merchant_id, "approve", body.reason)
 
 
 @router.post(
-    "/merchants/{merchant_id}/reactivate", response_model=AccountAdmin, responses=error_responses()
+    "/merchants/{merchant_id}/reject", response_model=AccountAdmin, responses=_DECISION_ERRORS
 )
-async def reactivate_merchant(merchant_id: str, auth: Staff, session: SessionDep) -> AccountAdmin:
-    """Lift a suspension."""
-    merchant = await merchant_service.get(session, merchant_id)
-    return admin_view(await merchant_service.reactivate(session, merchant))
+async def reject_merchant(
+    merchant_id: str, body: StaffDecision, auth: Decider, session: SessionDep
+) -> AccountAdmin:
+    """Refuse a submitted going-live application with the reason the owner reads; they may fix
+    it and submit again (docs/going-live.md)."""
+    return await _decide(session, auth, merchant_id, "reject", body.reason)
+
+
+@router.post(
+    "/merchants/{merchant_id}/suspend", response_model=AccountAdmin, responses=_DECISION_ERRORS
+)
+async def suspend_merchant(
+    merchant_id: str, body: StaffDecision, auth: Decider, session: SessionDep
+) -> AccountAdmin:
+    """Block live mode for a merchant (test mode keeps working)."""
+    return await _decide(session, auth, merchant_id, "suspend", body.reason)
+
+
+@router.post(
+    "/merchants/{merchant_id}/reactivate", response_model=AccountAdmin, responses=_DECISION_ERRORS
+)
+async def reactivate_merchant(
+    merchant_id: str, body: StaffDecision, auth: Decider, session: SessionDep
+) -> AccountAdmin:
+    """Lift a suspension (back to `active`, or `sandbox` if the account was never approved)."""
+    return await _decide(session, auth, merchant_id, "reactivate", body.reason)
 
 
 @router.get(
@@ -110,7 +123,7 @@ async def reactivate_merchant(merchant_id: str, auth: Staff, session: SessionDep
     response_model=list[FeePlanView],
     responses=error_responses(401, 403, 404),
 )
-async def list_fee_plans(merchant_id: str, auth: Staff, session: SessionDep) -> list[FeePlanView]:
+async def list_fee_plans(merchant_id: str, auth: Reader, session: SessionDep) -> list[FeePlanView]:
     """The fee plan that applies to the merchant for each operator: its own or the default."""
     await merchant_service.get(session, merchant_id)
     return [FeePlanView.of(plan) for plan in await fee_plan.plans_of(session, merchant_id)]
@@ -120,7 +133,7 @@ async def list_fee_plans(merchant_id: str, auth: Staff, session: SessionDep) -> 
     "/merchants/{merchant_id}/fee_plans", response_model=FeePlanView, responses=error_responses()
 )
 async def set_fee_plan(
-    merchant_id: str, body: FeePlanSet, auth: Staff, session: SessionDep
+    merchant_id: str, body: FeePlanSet, auth: FeeWriter, session: SessionDep
 ) -> FeePlanView:
     """Give the merchant its own plan for one operator (it applies to collections posted from
     now on; those already posted keep their fee)."""
@@ -145,7 +158,7 @@ async def set_fee_plan(
 async def remove_fee_plan(
     merchant_id: str,
     operator: ProviderName,
-    auth: Staff,
+    auth: FeeWriter,
     session: SessionDep,
     currency: Annotated[Literal["XAF"], Query()] = "XAF",
 ) -> FeePlanView:

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from mboa.audit.repository import AuditFilters
 from mboa.audit.schemas import AuditLogEntry
 from mboa.audit.service import audit as audit_service
-from mboa.auth.dependencies import ApiKeyAuth, MemberAuth, UserAuth
+from mboa.auth.dependencies import ApiKeyAuth, MemberAuth
 from mboa.auth.scopes import AUDIT_READ
 from mboa.auth.subject import AuthSubject
+from mboa.console.access import StaffToken
 from mboa.kit.openapi import error_responses, list_response
 from mboa.kit.pagination import CreatedRange, ListParams, created_range, list_params
 from mboa.kit.schemas import ListObject
@@ -25,7 +26,8 @@ admin_router = APIRouter(prefix="/admin", tags=["Platform admin"], route_class=P
 
 KeyRead = Annotated[AuthSubject, Depends(ApiKeyAuth(AUDIT_READ))]
 MemberRead = Annotated[AuthSubject, Depends(MemberAuth(AUDIT_READ))]
-Staff = Annotated[AuthSubject, Depends(UserAuth(platform_admin=True))]
+# The staff roles of the console (docs/going-live.md): the API follows the same rules.
+Staff = Annotated[AuthSubject, Depends(StaffToken("audit:read"))]
 
 
 async def audit_filters(

@@ -5,7 +5,11 @@ Staff are users with a `staff_role` (`users.staff_role`; `is_platform_admin` cou
 CSRF tokens: `mboa.dashboard.signin`); every console route then checks the role's permission
 here, and a second factor (`staff_has_two_factor`, behind `MBOA_CONSOLE__REQUIRE_TWO_FACTOR`).
 Without one, only the enrolment page opens (`ENROL_PATH`, `Staff(..., enrolling=True)`): a page
-sends them there, a POST is refused (403 `two_factor_required`)."""
+sends them there, a POST is refused (403 `two_factor_required`).
+
+The staff API (`/v1/admin/*`, a user access token from `POST /v1/auth/login`) follows the same
+rules through `StaffToken`: the same roles and permissions, and the same second-factor
+requirement (a staff member without two-factor sign-in is refused there too)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,15 @@ from typing import Annotated, Final
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mboa.console.exceptions import NotStaff, StaffRoleNotPermitted, TwoFactorRequired
+from mboa.auth.dependencies import authenticate_user
+from mboa.auth.openapi import BearerScheme
+from mboa.auth.subject import AuthSubject, SubjectKind
+from mboa.console.exceptions import (
+    NotStaff,
+    StaffPermissionDenied,
+    StaffRoleNotPermitted,
+    TwoFactorRequired,
+)
 from mboa.console.repository import ConsoleRepository
 from mboa.console.service import staff_subject
 from mboa.dashboard.signin import choose_locale, csrf_token, signed_in_user
@@ -107,3 +119,44 @@ class Staff:
                 f"The {role} role does not allow this ('{self.permission}')."
             )
         return viewer
+
+
+class StaffToken(BearerScheme):
+    """A staff API route's authenticator (`/v1/admin/*`): a user access token whose user is
+    staff (else 403 `platform_admin_required`), has two-factor sign-in when the console requires
+    it (else 403 `two_factor_required`: the API is no way around the console's rule), and whose
+    role holds `permission` (else 403 `permission_denied`, naming it)."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    async def __call__(
+        self, request: Request, session: Annotated[AsyncSession, Depends(get_session)]
+    ) -> AuthSubject:
+        state = get_state(request)
+        signed_in = await authenticate_user(request, session)
+        user = await ConsoleRepository.from_session(session).user(signed_in.user_id)
+        role = staff_role_of(user) if user is not None else None
+        if user is None or role is None:
+            raise NotStaff("Only Mboa Pay staff may do this.")
+        if state.settings.console.require_two_factor and not staff_has_two_factor(user):
+            raise TwoFactorRequired(
+                "Staff must turn on two-factor authentication (the console's Security page)"
+                " before using the staff API."
+            )
+        subject = AuthSubject(
+            kind=SubjectKind.user,
+            permissions=ROLE_PERMISSIONS[role],
+            user_id=user.id,
+            session_id=signed_in.session_id,
+            is_platform_admin=True,
+        )
+        # Who acts, for the audit log (`AuditContext.current` reads the request's `auth`).
+        request.state.auth = subject
+        await state.rate_limiter.hit_key(user.id, livemode=False)
+        if not subject.can(self.permission):
+            raise StaffPermissionDenied(
+                f"The {role} staff role does not have the '{self.permission}' permission"
+                " this request needs."
+            )
+        return subject

@@ -14,6 +14,13 @@ class TwoFactorRequired(Forbidden):
     code = "two_factor_required"
 
 
+class StaffPermissionDenied(Forbidden):
+    """A staff API call (`/v1/admin/*`) the staff member's role does not allow; the message
+    names the missing permission."""
+
+    code = "permission_denied"
+
+
 class StaffRoleNotPermitted(Forbidden):
     """A console action the staff member's role does not allow."""
 

@@ -30,7 +30,9 @@ class OwnerOnly(Forbidden):
     code = "owner_required"
 
 
-class InvalidTransition(BadRequest):
+class InvalidTransition(Conflict):
+    """The decision does not apply to the merchant's current status (the message names it)."""
+
     code = "merchant_status_invalid"
 
 

@@ -64,7 +64,3 @@ class MemberCreate(InputSchema):
 
 class MemberUpdate(InputSchema):
     role: MemberRole
-
-
-class Suspension(InputSchema):
-    reason: str = Field(min_length=1, max_length=500)

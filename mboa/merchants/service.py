@@ -605,10 +605,10 @@ class MerchantService:
         return await self._move(session, merchant, "submit", reason=None, notify=False)
 
     async def approve(
-        self, session: AsyncSession, merchant: Merchant, staff_id: str, reason: str | None = None
+        self, session: AsyncSession, merchant: Merchant, staff_id: str, reason: str
     ) -> Merchant:
-        """Live mode allowed: from `submitted` (the console, after reviewing the documents), or
-        from `sandbox` (the staff API's direct approval)."""
+        """Live mode allowed, only from `submitted`: staff approve an application whose profile
+        and documents they reviewed (the console or the staff API), never a bare account."""
         merchant.approved_at = utc_now()
         merchant.approved_by = staff_id
         return await self._move(session, merchant, "approve", reason=reason, notify=True)
@@ -626,9 +626,7 @@ class MerchantService:
         merchant.suspension_reason = reason
         return await self._move(session, merchant, "suspend", reason=reason, notify=True)
 
-    async def reactivate(
-        self, session: AsyncSession, merchant: Merchant, reason: str | None = None
-    ) -> Merchant:
+    async def reactivate(self, session: AsyncSession, merchant: Merchant, reason: str) -> Merchant:
         return await self._move(session, merchant, "reactivate", reason=reason, notify=True)
 
     async def _move(
@@ -644,7 +642,9 @@ class MerchantService:
         after = next_status(before, action, approved=merchant.approved_at is not None)
         if after is None:
             raise InvalidTransition(
-                f"A {before} merchant cannot be {PAST[action]}.", param="status"
+                f"This merchant is {before}: it cannot be {PAST[action]}"
+                + (" (only a submitted application can be)." if action == "approve" else "."),
+                param="status",
             )
         merchant.status = after
         if after is not MerchantStatus.suspended:
@@ -742,7 +742,7 @@ def _profile(merchant: Merchant) -> dict[str, Any]:
 _S = MerchantStatus
 _MOVES: dict[str, tuple[frozenset[MerchantStatus], MerchantStatus]] = {
     "submit": (frozenset({_S.sandbox, _S.rejected}), _S.submitted),
-    "approve": (frozenset({_S.sandbox, _S.submitted}), _S.active),
+    "approve": (frozenset({_S.submitted}), _S.active),
     "reject": (frozenset({_S.submitted}), _S.rejected),
     "suspend": (frozenset({_S.sandbox, _S.submitted, _S.rejected, _S.active}), _S.suspended),
     "reactivate": (frozenset({_S.suspended}), _S.active),

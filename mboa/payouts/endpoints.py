@@ -12,9 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from mboa.auth.dependencies import ApiKeyAuth, UserAuth
+from mboa.auth.dependencies import ApiKeyAuth
 from mboa.auth.subject import AuthSubject
 from mboa.config import PayoutsSettings
+from mboa.console.access import StaffToken
 from mboa.kit.openapi import error_responses
 from mboa.kit.pagination import CreatedRange, ListParams, created_range, list_params
 from mboa.kit.schemas import ListObject
@@ -32,7 +33,8 @@ admin_router = APIRouter(
 
 PayoutsRead = Annotated[AuthSubject, Depends(ApiKeyAuth("payouts:read"))]
 PayoutsWrite = Annotated[AuthSubject, Depends(ApiKeyAuth("payouts:write"))]
-Staff = Annotated[AuthSubject, Depends(UserAuth(platform_admin=True))]
+# The staff roles of the console (docs/going-live.md): the API follows the same rules.
+Staff = Annotated[AuthSubject, Depends(StaffToken("payouts:approve"))]
 
 
 async def _settings(request: Request) -> PayoutsSettings:

@@ -266,34 +266,63 @@ async def test_webhook_endpoint_changes(api: Api, owner_connection: asyncpg.Conn
 async def test_staff_decisions_and_fee_plans(
     api: Api, owner_connection: asyncpg.Connection
 ) -> None:
+    """The going-live decisions through the staff API, each by its staff member with the
+    reason, and the owner's submissions (the console's: tests/audit/test_wiring.py)."""
     account = await api.signup()
-    token = await api.staff()
-    staff = bearer(token)
+    compliance = bearer(await api.staff("compliance"))
+    await api.submit_kyc(account)
+    row = await one(owner_connection, "merchant.submitted")
+    assert (row["actor_type"], row["actor_id"]) == ("user", account.user_id)
+    assert (row["merchant_id"], row["before"], row["after"]) == (
+        account.merchant_id, {"status": "sandbox"}, {"status": "submitted"}
+    )  # fmt: skip
+    admin = f"/v1/admin/merchants/{account.merchant_id}"
+    rejected = await api.http.post(
+        f"{admin}/reject", json={"reason": "The ID is blurred."}, headers=compliance
+    )
+    assert rejected.status_code == 200, rejected.text
+    row = await one(owner_connection, "merchant.rejected")
+    assert row["actor_type"] == "staff"
+    assert row["actor_label"].startswith("compliance")
+    assert (row["merchant_id"], row["before"], row["after"]) == (
+        account.merchant_id,
+        {"status": "submitted"},
+        {"status": "rejected", "reason": "The ID is blurred."},
+    )
+    resubmitted = await api.http.post(
+        f"/v1/merchants/{account.merchant_id}/kyc/submit", headers=account.user_headers
+    )
+    assert resubmitted.status_code == 200, resubmitted.text
+    submissions = await rows(owner_connection, "merchant.submitted")
+    assert [r["before"] for r in submissions] == [{"status": "sandbox"}, {"status": "rejected"}]
     approved = await api.http.post(
-        f"/v1/admin/merchants/{account.merchant_id}/approve", headers=staff
+        f"{admin}/approve", json={"reason": "New ID is readable."}, headers=compliance
     )
     assert approved.status_code == 200, approved.text
     row = await one(owner_connection, "merchant.approved")
     assert row["actor_type"] == "staff"
-    assert row["actor_label"].startswith("staff")
+    assert row["actor_label"].startswith("compliance")
     assert (row["merchant_id"], row["before"], row["after"]) == (
-        account.merchant_id, {"status": "sandbox"}, {"status": "active"}
-    )  # fmt: skip
+        account.merchant_id,
+        {"status": "submitted"},
+        {"status": "active", "reason": "New ID is readable."},
+    )
     suspended = await api.http.post(
-        f"/v1/admin/merchants/{account.merchant_id}/suspend",
-        json={"reason": "chargebacks"},
-        headers=staff,
+        f"{admin}/suspend", json={"reason": "chargebacks"}, headers=compliance
     )
     assert suspended.status_code == 200, suspended.text
     row = await one(owner_connection, "merchant.suspended")
     assert row["after"] == {"status": "suspended", "reason": "chargebacks"}
     reactivated = await api.http.post(
-        f"/v1/admin/merchants/{account.merchant_id}/reactivate", headers=staff
+        f"{admin}/reactivate", json={"reason": "refunded"}, headers=compliance
     )
     assert reactivated.status_code == 200, reactivated.text
     row = await one(owner_connection, "merchant.reactivated")
-    assert (row["before"], row["after"]) == ({"status": "suspended"}, {"status": "active"})
+    assert (row["before"], row["after"]) == (
+        {"status": "suspended"}, {"status": "active", "reason": "refunded"}
+    )  # fmt: skip
 
+    staff = bearer(await api.staff("finance"))
     plan = await api.http.post(
         f"/v1/admin/merchants/{account.merchant_id}/fee_plans",
         json={"operator": "mtn_momo", "currency": "XAF", "percent_bps": 150, "fixed_amount": 0},
@@ -331,7 +360,8 @@ async def test_staff_decisions_and_fee_plans(
     )
     assert mine.status_code == 200, mine.text
     assert [r["action"] for r in mine.json()["data"]] == [
-        "merchant.reactivated", "merchant.suspended", "merchant.approved"
+        "merchant.reactivated", "merchant.suspended", "merchant.approved", "merchant.submitted",
+        "merchant.rejected", "merchant.submitted",
     ]  # fmt: skip
     assert mine.json()["data"][0]["actor"]["type"] == "staff"
 

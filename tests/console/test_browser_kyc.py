@@ -1,8 +1,10 @@
 """Going live in a real browser (Debian's Chromium, Playwright) against the whole stack: the
 owner fills the profile, uploads the three documents and submits; staff reject with a reason;
-the owner reads it, replaces a document and submits again; staff approve; the owner can now
-create a live key. Screenshots (phone and laptop) of the Go live page and the console's list
-and merchant pages go to `.mboa/artifacts/console/`."""
+the owner reads it, replaces a document and submits again; staff approve. On the dashboard's
+developers page the owner is refused a live key while the application waits, and once approved
+creates one and sees its secret that one time. Screenshots (phone and laptop) of the Go live
+page, the console's list and merchant pages and the live key pages go to
+`.mboa/artifacts/console/`."""
 
 from __future__ import annotations
 
@@ -14,13 +16,25 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.checkout.conftest import Stack
 from tests.dashboard.conftest import TOTP_SECRETS, next_totp_code
-from tests.helpers import PASSWORD, Api
+from tests.helpers import PASSWORD, Api, bearer
 from tests.kyc.documents import JPEG, PDF, PROFILE, png
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".mboa" / "artifacts" / "console"
 PHONE = {"width": 360, "height": 740}
 LAPTOP = {"width": 1280, "height": 800}
 WAIT = 20_000
+KEYS = "/dashboard/developers/api_keys"
+
+
+async def create_live_key(page: Page, stack: Stack) -> None:
+    """On the API keys page, in live mode (the top bar's switch), ask for a secret key."""
+    await page.goto(f"{stack.url}{KEYS}")
+    if await page.locator("#mode.badge-live").count() == 0:
+        await page.click("form.mode button[value=live]")
+        await expect(page.locator("#mode.badge-live")).to_have_text("Production", timeout=WAIT)
+    await page.fill("#key-name", "Boutique en ligne")
+    await page.select_option("#key-type", "secret")
+    await page.click("#create-key-button")
 
 
 async def shot(page: Page, name: str) -> None:
@@ -78,6 +92,15 @@ async def test_kyc_round_trip_in_the_browser(
         await shot(owner, "activate-filled-phone")
         await owner.click("#submit-kyc")
         await expect(owner.locator("h1 .badge")).to_have_text("À examiner", timeout=WAIT)
+        # Under review: no live key yet, and the page says why.
+        await create_live_key(owner, stack)
+        await expect(owner.locator(".alert")).to_have_text(
+            "Ce compte ne peut pas encore passer en production : il n'est pas validé.",
+            timeout=WAIT,
+        )
+        await expect(owner.locator("#secret")).to_have_count(0)
+        await expect(owner.locator("table.keys")).not_to_contain_text("sk_live_")
+        await shot(owner, "live-key-refused-phone")
 
         staff = await staff_context.new_page()
         await sign_in(staff, stack, await staff_member("compliance"), "/console/merchants")
@@ -115,7 +138,21 @@ async def test_kyc_round_trip_in_the_browser(
 
         await owner.goto(f"{stack.url}/dashboard/activate")
         await expect(owner.locator("h1 .badge")).to_have_text("Production")
+        await shot(owner, "activate-live-phone")
+        # Approved: the live key is created, its secret shown this once.
+        await create_live_key(owner, stack)
+        await expect(owner.locator("h1")).to_have_text("Copiez votre nouvelle clé maintenant")
+        secret = await owner.locator("#secret").input_value()
+        assert secret.startswith("sk_live_"), secret
+        await shot(owner, "live-key-shown-phone")
+        await owner.click("#done")
+        await owner.wait_for_url(f"{stack.url}{KEYS}", timeout=WAIT)
+        await expect(owner.locator("table.keys")).to_contain_text(secret[-4:])
+        assert secret not in await owner.content()  # never shown again
         await owner.set_viewport_size(LAPTOP)
+        await shot(owner, "live-keys-laptop")
+        assert (await client.get("/v1/account", headers=bearer(secret))).status_code == 200
+        await owner.goto(f"{stack.url}/dashboard/activate")
         await shot(owner, "activate-live-laptop")
         # The same pages in English (the browser's language), at both sizes.
         english = await chromium.new_context(viewport=LAPTOP, locale="en-GB")
@@ -134,6 +171,3 @@ async def test_kyc_round_trip_in_the_browser(
     finally:
         await owner_context.close()
         await staff_context.close()
-    # Live keys are now allowed.
-    key = await shop.create_key(account, livemode=True)
-    assert key["livemode"] is True

@@ -184,12 +184,12 @@ async def test_tenant_isolation_and_modes(api: Api) -> None:
     )
     assert_error(response, 400, param="starting_after")
 
-    # Live mode sees none of the test-mode events (only its own: the approval's
-    # account.updated, written in each mode, docs/going-live.md).
+    # Live mode sees none of the test-mode events (only its own: the submission's and the
+    # approval's account.updated, written in each mode, docs/going-live.md).
     account, live_key = await api.live_account()
     await create_intent(api.http, account.secret_key)
     live = (await list_events(api.http, live_key))["data"]
-    assert [(e["type"], e["livemode"]) for e in live] == [("account.updated", True)]
+    assert [(e["type"], e["livemode"]) for e in live] == [("account.updated", True)] * 2
     test_event = (await list_events(api.http, account.secret_key))["data"][0]
     response = await api.http.get(f"/v1/events/{test_event['id']}", headers=bearer(live_key))
     assert_error(response, 404)

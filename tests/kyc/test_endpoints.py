@@ -58,7 +58,7 @@ async def _events(api: Api, account: Account) -> list[dict[str, Any]]:
 
 async def test_the_whole_round_trip(api: Api) -> None:
     account = await api.signup(business="Mama Ngono Couture")
-    staff = await api.staff()
+    staff = await api.staff("compliance")
 
     fresh = (await api.http.get(_kyc(account), headers=account.user_headers)).json()
     assert fresh["status"] == "sandbox"
@@ -116,7 +116,9 @@ async def test_the_whole_round_trip(api: Api) -> None:
     assert again.json()["status"] == "submitted", again.text
 
     approved = await api.http.post(
-        f"/v1/admin/merchants/{account.merchant_id}/approve", headers=bearer(staff)
+        f"/v1/admin/merchants/{account.merchant_id}/approve",
+        json={"reason": "Proof of address is recent."},
+        headers=bearer(staff),
     )
     assert approved.json()["status"] == "active", approved.text
     assert (await _live_key(api, account)).status_code == 200
