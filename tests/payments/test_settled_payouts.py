@@ -1,20 +1,23 @@
 """Money that came in through the API goes out again: a payment to a simulator number succeeds,
 its net settles after the plan's settlement delay — shortened the way `mboa up` shortens it
 (`payments.local_settlement_delay_seconds`, mboa/dev/demo.py) — and a payout of part of it is
-paid. Nothing is put on the ledger by hand; the scheduler's jobs are run by hand instead of
-waiting for their minute. The second test is README's "A first API session", request by request."""
+paid. Nothing is put on the ledger by hand. The scheduler's two ledger jobs (`ledger.settle`,
+`ledger.expire_pending`) are run by hand, the settlement as if its delay had passed. The second
+test is README's "A first API session", request by request."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from mboa.config import Settings
 from mboa.dev.demo import shorten_default_settlement
-from mboa.ledger.tasks import expire_pending, settle
+from mboa.kit.time import utc_now
+from mboa.ledger.service import ledger
 from mboa.postgres import Database
 from mboa.simulator.run import RunningSimulators
 from mboa.worker import TaskContext
@@ -27,16 +30,31 @@ from tests.refunds.test_flow import wait_refund
 
 pytestmark = pytest.mark.usefixtures("ledger_db")
 
+README_DELAY = 6
+
 
 @pytest.fixture
-async def settlement_delay(db: Database) -> AsyncIterator[int]:
-    """The default plans settle after 2 s (the ledger_db fixture puts back 1 day for the next
-    test; so does this one, for tests that do without it)."""
+async def default_settlement(db: Database) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+    """Sets the default plans' settlement delay as `mboa up` does; the ledger_db fixture puts
+    back 1 day for the next test, and so does this one, for tests that do without it."""
+
+    async def shorten(delay: int) -> None:
+        async with db.platform_transaction() as session:
+            await shorten_default_settlement(session, delay)
+
+    yield shorten
+    await shorten(86_400)
+
+
+async def ledger_jobs(db: Database, *, after_seconds: float = 0) -> tuple[int, int]:
+    """What the `ledger.settle` and `ledger.expire_pending` cron jobs do: (collections settled,
+    holds released). `after_seconds` runs the settlement as if that much later."""
+    settled = await ledger.settle_due(
+        db.platform_transaction, now=utc_now() + dt.timedelta(seconds=after_seconds)
+    )
     async with db.platform_transaction() as session:
-        await shorten_default_settlement(session, 2)
-    yield 2
-    async with db.platform_transaction() as session:
-        await shorten_default_settlement(session, 86_400)
+        released = await ledger.expire_due(session)
+    return settled, released
 
 
 async def balance(api: Api, key: str) -> dict[str, int]:
@@ -59,8 +77,10 @@ async def test_a_settled_payment_is_paid_out(
     sims: RunningSimulators,
     db: Database,
     settings: Settings,
-    settlement_delay: int,
+    default_settlement: Callable[[int], Awaitable[None]],
 ) -> None:
+    delay = settings.payments.local_settlement_delay_seconds  # 60 s under `mboa up`
+    await default_settlement(delay)
     account = await api.signup()
     key = account.secret_key
     created = await api.http.post(
@@ -76,10 +96,8 @@ async def test_a_settled_payment_is_paid_out(
     refused = await api.http.post("/v1/payouts", json=payout, headers=bearer(key))
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"]["param"] == "amount"
-    assert await settle(worker, {}) == 0  # not due yet
-
-    await asyncio.sleep(settlement_delay + 0.1)
-    assert await settle(worker, {}) == 1  # the `ledger.settle` cron job
+    assert await ledger_jobs(db) == (0, 0)  # not due yet
+    assert await ledger_jobs(db, after_seconds=delay + 1) == (1, 0)
     assert await balance(api, key) == {"pending": 0, "available": 9800, "reserved": 0}
     wallet = sims.orange.wallet("690000000")
     sent = await api.http.post("/v1/payouts", json=payout, headers=bearer(key))
@@ -99,9 +117,12 @@ async def test_the_readme_api_session_refunds_then_pays_out_after_settlement(
     sims: RunningSimulators,
     db: Database,
     settings: Settings,
-    settlement_delay: int,
+    default_settlement: Callable[[int], Awaitable[None]],
 ) -> None:
-    """README.md, "A first API session": the same paths, bodies and Idempotency-Keys."""
+    """README.md, "A first API session": the same paths, bodies and Idempotency-Keys. The
+    payment's net is held back by the refund until the payment's own settlement time, which
+    only the clock brings (the ledger refuses to expire a hold early): a 6 s delay here."""
+    await default_settlement(README_DELAY)
     account = await api.signup()
     key = account.secret_key
     wallet = sims.mtn.wallet("237670000000")
@@ -134,11 +155,14 @@ async def test_the_readme_api_session_refunds_then_pays_out_after_settlement(
     refused = await api.http.post("/v1/payouts", json=body, headers=bearer(key))
     assert refused.status_code == 400, refused.text  # "a payout above the available balance"
 
-    await asyncio.sleep(settlement_delay + 0.1)
-    # The refund settled the payment early and held the rest until its settlement time: the
-    # scheduler's jobs (each minute) release the hold; nothing is left for `settle`.
-    assert await settle(worker, {}) == 0
-    assert await expire_pending(worker, {}) == 1
+    # The refund settled the payment early and held the rest back until the payment's
+    # settlement time, when the expiry job releases the hold; nothing is left to settle.
+    for _ in range(int((README_DELAY + 10) / 0.2)):
+        jobs = await ledger_jobs(db)
+        if jobs != (0, 0):
+            break
+        await asyncio.sleep(0.2)
+    assert jobs == (0, 1)
     assert await balance(api, key) == {"pending": 0, "available": 980, "reserved": 0}
 
     sent = await api.http.post("/v1/payouts", json=body, headers=headers)
