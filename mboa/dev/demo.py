@@ -63,7 +63,7 @@ async def _usable(db: Database, secret: str) -> bool:
     return row is not None and row.revoked_at is None and row.expires_at is None
 
 
-async def _shorten_default_settlement(session: AsyncSession, delay_seconds: int) -> None:
+async def shorten_default_settlement(session: AsyncSession, delay_seconds: int) -> None:
     """A local run settles collections after minutes, not a day: the default plans keep their
     rates and take `delay_seconds` (`MBOA_PAYMENTS__LOCAL_SETTLEMENT_DELAY_SECONDS`)."""
     for plan in await fee_plan.default_plans(session):
@@ -112,7 +112,7 @@ async def ensure_demo(settings: Settings, db: Database) -> DemoAccount:
                 settings=settings.auth,
             )
     async with db.platform_transaction() as session:
-        await _shorten_default_settlement(session, settings.payments.local_settlement_delay_seconds)
+        await shorten_default_settlement(session, settings.payments.local_settlement_delay_seconds)
     if stored is None:
         raise RuntimeError(
             f"demo user exists but {path} is missing; delete .mboa/dev to start over"

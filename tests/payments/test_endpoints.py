@@ -244,22 +244,71 @@ async def test_retrieve_on_the_read_path_and_list_with_filters(api: Api) -> None
     assert_error(bad, 400, param="status")
 
 
-async def test_another_merchant_or_mode_sees_nothing(api: Api) -> None:
+async def test_another_merchant_or_mode_sees_nothing(
+    api: Api, owner_connection: asyncpg.Connection
+) -> None:
+    """Every payment-intent route, called by another merchant and by the same merchant's key of
+    the other mode: 404 or an empty list, nothing written, the owner's intents untouched."""
     account, other = await api.signup(), await api.signup()
-    intent = (await create(api.http, account.secret_key, phone=MTN_OK)).json()
+    intent = (await create(api.http, account.secret_key, phone=MTN_OK, reference="r-1")).json()
     waiting = (await create(api.http, account.secret_key)).json()
-    url = f"/v1/payment_intents/{intent['id']}"
-    headers = bearer(other.secret_key)
-    assert_error(await api.http.get(url, headers=headers), 404, code="resource_missing")
-    listed = await api.http.get("/v1/payment_intents", headers=headers)
-    assert listed.json()["data"] == []
-    for path in (f"/v1/payment_intents/{waiting['id']}/confirm", f"{url}/cancel"):
-        response = await api.http.post(path, json={}, headers=headers)
-        assert_error(response, 404, code="resource_missing")
-    # The same merchant in the other mode.
     await api.approve(account)
-    live = await api.create_key(account, livemode=True)
-    assert_error(await api.http.get(url, headers=bearer(live["secret"])), 404)
+    live = (await api.create_key(account, livemode=True))["secret"]
+    before = await counts(owner_connection)
+    for stranger in (other.secret_key, live):
+        headers = bearer(stranger)
+        for shown in (intent, waiting):
+            url = f"/v1/payment_intents/{shown['id']}"
+            assert_error(await api.http.get(url, headers=headers), 404, code="resource_missing")
+            # A body that would be accepted, so the 404 cannot come from validation.
+            confirm = await api.http.post(f"{url}/confirm", json={"phone": MTN_OK}, headers=headers)
+            assert_error(confirm, 404, code="resource_missing")
+            cancel = await api.http.post(
+                f"{url}/cancel",
+                json={"cancellation_reason": "requested_by_customer"},
+                headers=headers,
+            )
+            assert_error(cancel, 404, code="resource_missing")
+        for params in ({}, {"reference": "r-1"}, {"phone": MTN_OK}, {"status": "processing"}):
+            listed = await api.http.get("/v1/payment_intents", params=params, headers=headers)
+            assert listed.status_code == 200, listed.text
+            assert listed.json()["data"] == [], params
+    assert await counts(owner_connection) == before
+    mine = bearer(account.secret_key)
+    for shown, status in ((intent, "processing"), (waiting, "requires_payment_method")):
+        got = await api.http.get(f"/v1/payment_intents/{shown['id']}", headers=mine)
+        assert got.json()["status"] == status
+    listed = await api.http.get("/v1/payment_intents", headers=mine)
+    assert {i["id"] for i in listed.json()["data"]} == {intent["id"], waiting["id"]}
+
+
+async def test_a_reference_is_unique_per_merchant_and_mode(
+    api: Api, owner_connection: asyncpg.Connection
+) -> None:
+    account, other = await api.signup(), await api.signup()
+    await api.approve(account)
+    live = (await api.create_key(account, livemode=True))["secret"]
+    test_intent = await create(api.http, account.secret_key, reference="order-7")
+    assert test_intent.status_code == 200, test_intent.text
+    # The same reference in the other mode, and at another merchant: other intents.
+    live_intent = await create(api.http, live, reference="order-7")
+    assert live_intent.status_code == 200, live_intent.text
+    assert live_intent.json()["livemode"] is True
+    elsewhere = await create(api.http, other.secret_key, reference="order-7")
+    assert elsewhere.status_code == 200, elsewhere.text
+    assert len({r.json()["id"] for r in (test_intent, live_intent, elsewhere)}) == 3
+    # Taken within each merchant and mode; nothing written.
+    before = await counts(owner_connection)
+    for key in (account.secret_key, live, other.secret_key):
+        again = await create(api.http, key, reference="order-7")
+        assert_error(again, 400, code="reference_taken", param="reference")
+    assert await counts(owner_connection) == before
+    # Each mode lists its own.
+    for key, expected in ((account.secret_key, test_intent), (live, live_intent)):
+        listed = await api.http.get(
+            "/v1/payment_intents", params={"reference": "order-7"}, headers=bearer(key)
+        )
+        assert [i["id"] for i in listed.json()["data"]] == [expected.json()["id"]]
 
 
 async def test_permissions(api: Api) -> None:

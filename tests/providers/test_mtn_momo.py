@@ -148,7 +148,7 @@ SANDBOX_COLLECTIONS = [
     (451, FailureCode.declined),
     (452, FailureCode.expired),
     (455, FailureCode.payer_not_found),
-    (456, FailureCode.payee_not_allowed),
+    (456, FailureCode.not_allowed),  # PAYEE_NOT_ALLOWED_TO_RECEIVE: our merchant account
     (463, FailureCode.expired),
 ]
 

@@ -122,7 +122,7 @@ class MtnMomoProvider:
         return TransactionResult(
             ref=ref,
             status=status,
-            failure_code=map_reason(wire.reason_code)
+            failure_code=map_reason(wire.reason_code, ref.product)
             if status is TransactionStatus.failed
             else None,
             raw_status=wire.status,

@@ -18,7 +18,7 @@ from mboa.providers.errors import (
     ReferenceConflict,
 )
 from mboa.providers.mtn_momo.wire import ErrorBody
-from mboa.providers.types import FailureCode, ProviderName, TransactionStatus
+from mboa.providers.types import FailureCode, Product, ProviderName, TransactionStatus
 
 _STATUS = {
     "SUCCESSFUL": TransactionStatus.succeeded,
@@ -70,10 +70,16 @@ def map_status(raw: str | None) -> TransactionStatus:
     return _STATUS.get(raw.strip().upper(), TransactionStatus.pending)
 
 
-def map_reason(raw: str | None) -> FailureCode:
+def map_reason(raw: str | None, product: Product | None = None) -> FailureCode:
+    """`product` when known (a callback's is not: its status read, which knows, decides)."""
     if not raw:
         return FailureCode.unknown
-    return _REASONS.get(raw.strip().upper(), FailureCode.unknown)
+    failure = _REASONS.get(raw.strip().upper(), FailureCode.unknown)
+    if product is Product.collection and failure is FailureCode.payee_not_allowed:
+        # On a request to pay the payee is our own merchant account (sandbox number 456): a
+        # refusal of our account, not of the payer's wallet.
+        return FailureCode.not_allowed
+    return failure
 
 
 def error_body(response: httpx.Response) -> ErrorBody:
