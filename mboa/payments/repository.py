@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, and_, or_, select, update
 
 from mboa.kit.pagination import CreatedRange
 from mboa.kit.repository import RepositoryBase
@@ -96,19 +96,42 @@ class PaymentAttemptRepository(RepositoryBase[PaymentAttempt]):
         )
 
     async def due_for_check(self, now: dt.datetime, limit: int) -> list[str]:
+        """Pending attempts, and failed ones still watched (only those keep a `next_check_at`:
+        payments.service.watched_failure), whose status read is due."""
         statement = (
             select(PaymentAttempt.id)
-            .where(PaymentAttempt.status == "pending", PaymentAttempt.next_check_at <= now)
+            .where(
+                PaymentAttempt.status.in_(("pending", "failed")),
+                PaymentAttempt.next_check_at <= now,
+            )
             .order_by(PaymentAttempt.next_check_at)
             .limit(limit)
         )
         return list((await self.session.execute(statement)).scalars())
 
     async def schedule_check(self, attempt_id: str, at: dt.datetime) -> None:
+        """The next status read of a pending attempt, or of a failed one still watched."""
         await self.session.execute(
             update(PaymentAttempt)
-            .where(PaymentAttempt.id == attempt_id, PaymentAttempt.status == "pending")
+            .where(
+                PaymentAttempt.id == attempt_id,
+                or_(
+                    PaymentAttempt.status == "pending",
+                    and_(
+                        PaymentAttempt.status == "failed",
+                        PaymentAttempt.next_check_at.is_not(None),
+                    ),
+                ),
+            )
             .values(next_check_at=at, status_checks=PaymentAttempt.status_checks + 1)
+        )
+
+    async def stop_watching(self, attempt_id: str) -> None:
+        """No more status reads for a failed attempt."""
+        await self.session.execute(
+            update(PaymentAttempt)
+            .where(PaymentAttempt.id == attempt_id, PaymentAttempt.status == "failed")
+            .values(next_check_at=None)
         )
 
 
