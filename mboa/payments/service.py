@@ -939,7 +939,11 @@ class PaymentIntentService:
         else:
             attempt.status = "failed"
             attempt.failure_code = (result.failure_code or FailureCode.unknown).value
-            if result.failure_code is UNKNOWN_FAILURE and check_after is not None:
+            if (
+                result.failure_code is UNKNOWN_FAILURE
+                and check_after is not None
+                and attempt.operator_reference is not None
+            ):
                 # We gave up, the operator did not answer: it may hold the request. Read it
                 # again for WATCH_FAILED_FOR with the janitor's backoff (docs/payments.md).
                 attempt.next_check_at = now + dt.timedelta(seconds=check_after)
