@@ -90,6 +90,11 @@ class Workers:
         code = await asyncio.to_thread(process.wait, within)
         assert code == -signal.SIGKILL, f"worker exited with {code}"
 
+    async def stop(self, process: subprocess.Popen[bytes]) -> None:
+        """A clean shutdown (SIGTERM): its jobs finish, none is left locked."""
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 20)
+
     def stop_all(self) -> None:
         for process in self.started:
             if process.poll() is None:
