@@ -348,6 +348,9 @@ class PaymentIntentService:
             # The lean path has no session to hook: every write is done and the route commits
             # next; a commit that fails is a 500, counted by the request metrics.
             metrics.ATTEMPTS_CREATED.labels(attempt["provider"]).inc()
+        # Every row is written, the idempotency key is claimed with the answer at the COMMIT
+        # that follows: an API killed here leaves nothing, and the retry creates it once.
+        crash_point("api_before_commit")
         return response
 
     def _checked(self, body: PaymentIntentCreate, settings: PaymentsSettings) -> tuple[str, int]:
