@@ -57,6 +57,10 @@ class PaymentIntentRepository(RepositoryBase[PaymentIntent]):
         return list((await self.session.execute(statement)).scalars())
 
 
+UNKNOWN_FAILURE_CODE = "operator_error"
+"""`failure_code` of an attempt we failed for an outage (payments.service.UNKNOWN_FAILURE)."""
+
+
 class PaymentAttemptRepository(RepositoryBase[PaymentAttempt]):
     model = PaymentAttempt
 
@@ -96,18 +100,27 @@ class PaymentAttemptRepository(RepositoryBase[PaymentAttempt]):
         )
 
     async def due_for_check(self, now: dt.datetime, limit: int) -> list[str]:
-        """Pending attempts, and failed ones still watched (only those keep a `next_check_at`:
-        payments.service.watched_failure), whose status read is due."""
-        statement = (
+        """Pending attempts whose status read is due, then failed ones still watched (failed
+        for an unknown outcome: payments.service.watched_failure), up to `limit` each: the
+        watched ones never delay a pending one's read."""
+        pending = (
+            select(PaymentAttempt.id)
+            .where(PaymentAttempt.status == "pending", PaymentAttempt.next_check_at <= now)
+            .order_by(PaymentAttempt.next_check_at)
+            .limit(limit)
+        )
+        watched = (
             select(PaymentAttempt.id)
             .where(
-                PaymentAttempt.status.in_(("pending", "failed")),
+                PaymentAttempt.status == "failed",
+                PaymentAttempt.failure_code == UNKNOWN_FAILURE_CODE,
                 PaymentAttempt.next_check_at <= now,
             )
             .order_by(PaymentAttempt.next_check_at)
             .limit(limit)
         )
-        return list((await self.session.execute(statement)).scalars())
+        found = list((await self.session.execute(pending)).scalars())
+        return found + list((await self.session.execute(watched)).scalars())
 
     async def schedule_check(self, attempt_id: str, at: dt.datetime) -> None:
         """The next status read of a pending attempt, or of a failed one still watched."""

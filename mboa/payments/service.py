@@ -47,6 +47,7 @@ from mboa.payments.exceptions import (
     UnexpectedState,
 )
 from mboa.payments.repository import (
+    UNKNOWN_FAILURE_CODE,
     PaymentAttemptRepository,
     PaymentIntentReads,
     PaymentIntentRepository,
@@ -146,7 +147,7 @@ def payment_error(failure: FailureCode | None, raw_reason: str | None) -> dict[s
     }
 
 
-UNKNOWN_FAILURE = FailureCode.operator_error
+UNKNOWN_FAILURE = FailureCode(UNKNOWN_FAILURE_CODE)
 """The one failure that is not the operator's answer about the payment: we gave up because it
 did not answer (unreachable, 5xx for the whole retry schedule). It may still hold the request."""
 WATCH_FAILED_FOR = dt.timedelta(hours=24)
