@@ -18,6 +18,8 @@ CrashPoint = Literal[
     "in_callback",
     "relay_before_mark",
     "webhook_after_send",
+    "api_before_commit",
+    "api_in_callback",
 ]
 
 CRASH_AT: str | None = os.environ.get("MBOA_FAULTS__CRASH_AT") or None

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, and_, or_, select, update
 
 from mboa.kit.pagination import CreatedRange
 from mboa.kit.repository import RepositoryBase
@@ -57,6 +57,10 @@ class PaymentIntentRepository(RepositoryBase[PaymentIntent]):
         return list((await self.session.execute(statement)).scalars())
 
 
+UNKNOWN_FAILURE_CODE = "operator_error"
+"""`failure_code` of an attempt we failed for an outage (payments.service.UNKNOWN_FAILURE)."""
+
+
 class PaymentAttemptRepository(RepositoryBase[PaymentAttempt]):
     model = PaymentAttempt
 
@@ -96,19 +100,51 @@ class PaymentAttemptRepository(RepositoryBase[PaymentAttempt]):
         )
 
     async def due_for_check(self, now: dt.datetime, limit: int) -> list[str]:
-        statement = (
+        """Pending attempts whose status read is due, then failed ones still watched (failed
+        for an unknown outcome: payments.service.watched_failure), up to `limit` each: the
+        watched ones never delay a pending one's read."""
+        pending = (
             select(PaymentAttempt.id)
             .where(PaymentAttempt.status == "pending", PaymentAttempt.next_check_at <= now)
             .order_by(PaymentAttempt.next_check_at)
             .limit(limit)
         )
-        return list((await self.session.execute(statement)).scalars())
+        watched = (
+            select(PaymentAttempt.id)
+            .where(
+                PaymentAttempt.status == "failed",
+                PaymentAttempt.failure_code == UNKNOWN_FAILURE_CODE,
+                PaymentAttempt.next_check_at <= now,
+            )
+            .order_by(PaymentAttempt.next_check_at)
+            .limit(limit)
+        )
+        found = list((await self.session.execute(pending)).scalars())
+        return found + list((await self.session.execute(watched)).scalars())
 
     async def schedule_check(self, attempt_id: str, at: dt.datetime) -> None:
+        """The next status read of a pending attempt, or of a failed one still watched."""
         await self.session.execute(
             update(PaymentAttempt)
-            .where(PaymentAttempt.id == attempt_id, PaymentAttempt.status == "pending")
+            .where(
+                PaymentAttempt.id == attempt_id,
+                or_(
+                    PaymentAttempt.status == "pending",
+                    and_(
+                        PaymentAttempt.status == "failed",
+                        PaymentAttempt.next_check_at.is_not(None),
+                    ),
+                ),
+            )
             .values(next_check_at=at, status_checks=PaymentAttempt.status_checks + 1)
+        )
+
+    async def stop_watching(self, attempt_id: str) -> None:
+        """No more status reads for a failed attempt."""
+        await self.session.execute(
+            update(PaymentAttempt)
+            .where(PaymentAttempt.id == attempt_id, PaymentAttempt.status == "failed")
+            .values(next_check_at=None)
         )
 
 

@@ -47,6 +47,7 @@ from mboa.payments.exceptions import (
     UnexpectedState,
 )
 from mboa.payments.repository import (
+    UNKNOWN_FAILURE_CODE,
     PaymentAttemptRepository,
     PaymentIntentReads,
     PaymentIntentRepository,
@@ -144,6 +145,28 @@ def payment_error(failure: FailureCode | None, raw_reason: str | None) -> dict[s
         "message_fr": message_fr,
         "provider_code": raw_reason,
     }
+
+
+UNKNOWN_FAILURE = FailureCode(UNKNOWN_FAILURE_CODE)
+"""The one failure that is not the operator's answer about the payment: we gave up because it
+did not answer (unreachable, 5xx for the whole retry schedule). It may still hold the request."""
+WATCH_FAILED_FOR = dt.timedelta(hours=24)
+"""How long an attempt failed for an unknown outcome is still read at the operator (with the
+janitor's backoff, `kit.time.next_status_check`), so that a payer who did pay is credited or
+refunded (docs/payments.md, "When the operator is down")."""
+
+
+def watched_failure(attempt: PaymentAttempt, now: dt.datetime) -> bool:
+    """A failed attempt whose outcome we never learnt: its status is still read, and an
+    operator's `succeeded` for it is applied (once)."""
+    return (
+        attempt.status == "failed"
+        and attempt.failure_code == UNKNOWN_FAILURE.value
+        and attempt.operator_reference is not None
+        and attempt.next_check_at is not None
+        and attempt.finished_at is not None
+        and now - attempt.finished_at < WATCH_FAILED_FOR
+    )
 
 
 OUTCOME_UNKNOWN = "outcome_unknown"
@@ -326,6 +349,9 @@ class PaymentIntentService:
             # The lean path has no session to hook: every write is done and the route commits
             # next; a commit that fails is a 500, counted by the request metrics.
             metrics.ATTEMPTS_CREATED.labels(attempt["provider"]).inc()
+        # Every row is written, the idempotency key is claimed with the answer at the COMMIT
+        # that follows: an API killed here leaves nothing, and the retry creates it once.
+        crash_point("api_before_commit")
         return response
 
     def _checked(self, body: PaymentIntentCreate, settings: PaymentsSettings) -> tuple[str, int]:
@@ -635,7 +661,9 @@ class PaymentIntentService:
         if attempt is None:
             return None
         return CallbackAttempt(
-            waiting=attempt.status == "pending",
+            # A failed attempt still watched waits too: its callback is confirmed by a status
+            # read like any other, and a success is applied (docs/payments.md).
+            waiting=attempt.status == "pending" or watched_failure(attempt, utc_now()),
             notification_token=attempt.notification_token,
             sent_at=attempt.sent_at,
         )
@@ -785,7 +813,11 @@ class PaymentIntentService:
             attempt = await PaymentAttemptRepository.from_session(session).get(attempt_id)
             if attempt is None:
                 return "missing"
-            if attempt.status != "pending":
+            watched = attempt.status == "failed" and watched_failure(attempt, utc_now())
+            if attempt.status == "failed" and not watched and attempt.next_check_at is not None:
+                # Past its watch (or failed before the watch existed): no more reads.
+                await PaymentAttemptRepository.from_session(session).stop_watching(attempt_id)
+            if attempt.status != "pending" and not watched:
                 return attempt.status
             if attempt.operator_reference is None:
                 return "not_sent"
@@ -799,6 +831,8 @@ class PaymentIntentService:
             )
             checks = attempt.status_checks
             unknown_since = attempt.sent_at or attempt.created_at
+            if watched:
+                unknown_since = attempt.finished_at or unknown_since
         try:
             result: TransactionResult | None = await providers.get(ref.provider).collection_status(
                 ref
@@ -808,7 +842,13 @@ class PaymentIntentService:
             # an operator that still does not know it after the grace period never will.
             result = None
             age = (utc_now() - unknown_since).total_seconds()
-            if age > settings.unknown_attempt_fail_after_seconds:
+            if watched and age > settings.unknown_attempt_fail_after_seconds:
+                # The operator answers, and still does not know it long after: it never held
+                # it (our tries never reached it). Nothing to watch any more.
+                async with db.platform_transaction() as session:
+                    await PaymentAttemptRepository.from_session(session).stop_watching(attempt_id)
+                return "not_found"
+            if not watched and age > settings.unknown_attempt_fail_after_seconds:
                 result = TransactionResult(
                     ref=ref,
                     status=TransactionStatus.failed,
@@ -818,7 +858,10 @@ class PaymentIntentService:
         async with db.platform_transaction() as session:
             if result is not None:
                 await self.apply_result(session, attempt_id, result)
-            if result is None or not result.status.is_final:
+            if watched and result is not None and result.status is TransactionStatus.failed:
+                # The operator's final word agrees with ours: stop reading.
+                await PaymentAttemptRepository.from_session(session).stop_watching(attempt_id)
+            elif result is None or not result.status.is_final:
                 await PaymentAttemptRepository.from_session(session).schedule_check(
                     attempt_id,
                     next_status_check(
@@ -843,13 +886,22 @@ class PaymentIntentService:
         nothing changed (a duplicate or late confirmation of a final attempt)."""
         attempts = PaymentAttemptRepository.from_session(session)
         attempt = await attempts.get_for_update(attempt_id)
-        if attempt is None or attempt.status != "pending":
+        if attempt is None:
+            return False
+        now = utc_now()
+        # A failed attempt the operator now confirms succeeded: the payer paid. Only a
+        # success reopens it; any other answer for a final attempt changes nothing.
+        reopened = (
+            result.status is TransactionStatus.succeeded
+            and attempt.status == "failed"
+            and watched_failure(attempt, now)
+        )
+        if attempt.status != "pending" and not reopened:
             return False
         intent = await PaymentIntentRepository.from_session(session).get_for_update(
             attempt.payment_intent_id
         )
         assert intent is not None
-        now = utc_now()
         attempt.raw_status = (result.raw_status or attempt.raw_status or "")[:100] or None
         attempt.raw_reason = (result.raw_reason or "")[:200] or attempt.raw_reason
         attempt.operator_transaction_id = (
@@ -886,10 +938,22 @@ class PaymentIntentService:
                     result=result,
                 )
             attempt.status = "succeeded"
-            await self._collected(session, intent, attempt, now)
+            attempt.failure_code = None
+            await self._collected(session, intent, attempt, now, reopened=reopened)
         else:
             attempt.status = "failed"
             attempt.failure_code = (result.failure_code or FailureCode.unknown).value
+            if (
+                result.failure_code is UNKNOWN_FAILURE
+                and check_after is not None
+                and attempt.operator_reference is not None
+            ):
+                # We gave up, the operator did not answer: it may hold the request. Read it
+                # again for WATCH_FAILED_FOR with the janitor's backoff (docs/payments.md).
+                attempt.next_check_at = now + dt.timedelta(seconds=check_after)
+                attempt.status_checks = 0
+            else:
+                attempt.next_check_at = None
             before = intent.status
             after = transition(before, Action.attempt_failed)
             if after is not None and intent.latest_attempt_id == attempt.id:
@@ -920,8 +984,11 @@ class PaymentIntentService:
         intent: PaymentIntent,
         attempt: PaymentAttempt,
         now: dt.datetime,
+        *,
+        reopened: bool = False,
     ) -> None:
-        """The money is in our float: post it once, whatever the intent's status says."""
+        """The money is in our float: post it once, whatever the intent's status says.
+        `reopened`: the attempt had been failed for an unknown outcome (docs/payments.md)."""
         plan = await fee_plan.plan_for(
             session,
             merchant_id=intent.merchant_id,
@@ -952,11 +1019,16 @@ class PaymentIntentService:
         intent.fee += fee
         intent.net += attempt.amount - fee
         intent.ledger_transaction_id = posted.transaction_id
-        after = transition(intent.status, Action.attempt_succeeded)
+        action = Action.failed_attempt_succeeded if reopened else Action.attempt_succeeded
+        after = transition(intent.status, action)
         if after is not None:
             intent.status = after
             intent.succeeded_at = now
             intent.last_payment_error = None
+            if reopened:
+                # The attempt that paid is the one the intent shows (a newer one still with
+                # the operator becomes a late success if the payer approves it too).
+                intent.latest_attempt_id = attempt.id
             await self._event(
                 session, "payment_intent.succeeded", intent, attempt, previous=previous
             )

@@ -36,6 +36,10 @@ class Action(enum.StrEnum):
     """The merchant cancels (API)."""
     expire = "expire"
     """`expires_at` passed (janitor)."""
+    failed_attempt_succeeded = "failed_attempt_succeeded"
+    """An attempt we had failed for an unknown outcome (operator unreachable) was confirmed
+    succeeded later by a status read: the payer did pay (docs/payments.md, "When the operator
+    is down")."""
 
 
 class CancellationReason(enum.StrEnum):
@@ -55,14 +59,20 @@ TRANSITIONS: Final[dict[tuple[Status, Action], Status]] = {
     # An attempt may still be out there: the janitor keeps reading it, and a success that
     # arrives after this is a late success (docs/payments.md).
     (Status.processing, Action.expire): Status.canceled,
+    # The payer paid through an attempt we had given up on: an intent still open is paid by it
+    # (a newer attempt still with the operator becomes, if it succeeds too, a late success).
+    (Status.requires_payment_method, Action.failed_attempt_succeeded): Status.succeeded,
+    (Status.processing, Action.failed_attempt_succeeded): Status.succeeded,
 }
 """(status, action) -> next status. A pair that is absent is not allowed. Merchants cannot
 cancel a `processing` intent (the payer may be approving right now,
 docs/api-conventions.md §A1); expiry can."""
 
-LATE_SUCCESS: Final = frozenset({Status.canceled})
+LATE_SUCCESS: Final = frozenset({Status.canceled, Status.succeeded})
 """Statuses in which an attempt's success is recorded without a transition: the money is
-counted once on the ledger and flagged for a refund to the payer (docs/payments.md)."""
+counted once on the ledger and flagged for a refund to the payer (docs/payments.md). An intent
+already `succeeded` gets here when a second attempt's money arrives (one we had failed for an
+unknown outcome, or a newer one after that one paid the intent)."""
 
 
 def transition(status: Status | str, action: Action) -> Status | None:

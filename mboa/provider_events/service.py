@@ -257,6 +257,9 @@ async def receive(
             session, CONFIRM_TASK, {"event_id": stored.id}, job_id=confirm_job_id(stored.id)
         )
         enqueued = True
+    # Stored, its confirmation enqueued, neither committed nor answered: an API killed here
+    # loses this delivery (MTN never sends it again); the janitor's status read finds the answer.
+    crash_point("api_in_callback")
     log.info(
         "provider_callback_received",
         provider=name.value,

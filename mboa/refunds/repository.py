@@ -55,6 +55,15 @@ class RefundRepository(RepositoryBase[Refund]):
         )
         return int((await self.session.execute(statement)).scalar_one())
 
+    async def refunded_for(self, intent_id: str, reason: str) -> int:
+        """What the intent's refunds with `reason` that have not failed give back."""
+        statement = select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.payment_intent_id == intent_id,
+            Refund.reason == reason,
+            Refund.status != "failed",
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
     async def intent_for_update(self, intent_id: str) -> PaymentIntent | None:
         return await self.session.get(PaymentIntent, intent_id, with_for_update=True)
 

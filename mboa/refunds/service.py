@@ -459,19 +459,29 @@ class RefundService:
         return await disbursement_service.due(db, REFUND, settings)
 
     async def refund_late_success(self, db: Database, intent_id: str) -> str:
-        """Refund in full what a canceled intent received late (docs/payments.md, "Late
-        successes"): reason `expired_uncaptured`, the flag `refund_due` cleared in the same
-        commit. Idempotent: a repeat finds the flag cleared."""
+        """Refund what an intent received late (docs/payments.md, "Late successes"): all of
+        it for a canceled intent; for a succeeded one, what it received beyond its `amount`
+        (a second attempt's money). Reason `expired_uncaptured`, the flag `refund_due` cleared
+        in the same commit. Idempotent: a repeat finds the flag cleared."""
         try:
             async with db.platform_transaction() as session:
-                intent = await RefundRepository.from_session(session).intent_for_update(intent_id)
+                repository = RefundRepository.from_session(session)
+                intent = await repository.intent_for_update(intent_id)
                 if intent is None or not intent.refund_due:
                     return "nothing_due"
                 intent.refund_due = False
-                if intent.amount_received - intent.amount_refunded <= 0:
+                owed = intent.amount_received - intent.amount_refunded
+                if intent.status == "succeeded":
+                    # The merchant keeps one payment; the late ones (and only those, not what
+                    # the merchant refunded of its own) go back.
+                    late = intent.amount_received - intent.amount
+                    owed = min(
+                        owed, late - await repository.refunded_for(intent.id, LATE_SUCCESS_REASON)
+                    )
+                if owed <= 0:
                     return "already_refunded"
                 created, _ = await self._create(
-                    session, intent, amount=None, reason=LATE_SUCCESS_REASON, metadata=None
+                    session, intent, amount=owed, reason=LATE_SUCCESS_REASON, metadata=None
                 )
                 return created.id
         except RefundBalanceInsufficient:

@@ -37,6 +37,7 @@ def worker_env(
     base_url: str,
     sims: RunningSimulators,
     crash_at: str | None,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MBOA_")}
     env.update(
@@ -59,6 +60,7 @@ def worker_env(
     )
     if crash_at is not None:
         env["MBOA_FAULTS__CRASH_AT"] = crash_at
+    env.update(extra or {})
     return env
 
 
@@ -87,6 +89,11 @@ class Workers:
         """Wait until the process has SIGKILLed itself at its crash point."""
         code = await asyncio.to_thread(process.wait, within)
         assert code == -signal.SIGKILL, f"worker exited with {code}"
+
+    async def stop(self, process: subprocess.Popen[bytes]) -> None:
+        """A clean shutdown (SIGTERM): its jobs finish, none is left locked."""
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 20)
 
     def stop_all(self) -> None:
         for process in self.started:
@@ -181,16 +188,23 @@ async def assert_matches_simulators(
             f"payment_attempt:{a['id']}",
         )
         assert posted == (1 if a["status"] == "succeeded" else 0), (a["id"], posted)
+        # One collection and one event (`.succeeded` or `.late_success`) per attempt whose
+        # money arrived, whichever attempt of the intent it was.
+        paid = await owner.fetchval(
+            "SELECT count(*) FROM payment_attempts WHERE payment_intent_id = $1"
+            " AND status = 'succeeded'",
+            a["payment_intent_id"],
+        )
         collections = await owner.fetchval(
             "SELECT count(*) FROM ledger_transactions WHERE source = $1", a["payment_intent_id"]
         )
-        assert collections == (1 if a["status"] == "succeeded" else 0)
+        assert collections == paid, (a["payment_intent_id"], collections, paid)
         events = await owner.fetch(
             "SELECT type FROM events WHERE object_id = $1 AND type = ANY($2)",
             a["payment_intent_id"],
             ["payment_intent.succeeded", "payment_intent.late_success"],
         )
-        assert len(events) == (1 if a["status"] == "succeeded" else 0)
+        assert len(events) == paid
 
     for d in await owner.fetch(
         "SELECT d.id, d.status, d.operator_reference, p.id AS payout, p.status AS payout_status"
@@ -206,6 +220,21 @@ async def assert_matches_simulators(
         )
         assert floated == (1 if d["status"] == "succeeded" else 0)
         assert d["payout_status"] == ("paid" if d["status"] == "succeeded" else "failed")
+
+    for d in await owner.fetch(
+        "SELECT d.id, d.status, d.operator_reference, r.id AS refund, r.status AS refund_status"
+        " FROM disbursements d JOIN refunds r ON r.id = d.source_id"
+    ):
+        txs = by_external.get(d["id"], [])
+        assert len(txs) == 1, f"{d['id']}: {len(txs)} operator transfers"
+        assert txs[0].id == d["operator_reference"]
+        assert txs[0].state == d["status"]
+        floated = await owner.fetchval(
+            "SELECT count(*) FROM ledger_transactions WHERE idempotency_key = $1",
+            f"{d['refund']}:float",
+        )
+        assert floated == (1 if d["status"] == "succeeded" else 0)
+        assert d["refund_status"] == d["status"]
     await assert_verified(db, settings)
 
 

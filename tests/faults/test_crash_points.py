@@ -31,6 +31,9 @@ from tests.payouts.helpers import fund
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ledger_db")]
 
+REFUNDED_MTN, REFUNDED_ORANGE = "+237671234511", "+237691234512"
+"""Ordinary numbers (no magic outcome): a payer's wallet holds only this test's money."""
+
 
 async def _payout(api: Api, key: str) -> None:
     response = await api.http.post(
@@ -83,6 +86,87 @@ async def test_a_worker_killed_at_a_crash_point_loses_and_doubles_nothing(
     assert await owner_connection.fetchval("SELECT status FROM payouts") == "paid"
     await assert_matches_simulators(owner_connection, sims, db, settings)
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize("point", ["before_commit", "after_operator_call"])
+async def test_a_worker_killed_during_a_refund_refunds_once(
+    api: Api,
+    workers: Workers,
+    owner_connection: asyncpg.Connection,
+    sims: RunningSimulators,
+    db: Database,
+    settings: Settings,
+    point: str,
+) -> None:
+    """The refund's transfer to the payer (`mboa.disbursements`, shared with payouts) dies at
+    its crash point: the operator holds one transfer, the refund succeeds once, the ledger
+    posts it once, and every payer is charged what the merchant kept."""
+    account = await api.signup()
+    key = account.secret_key
+    phones = [REFUNDED_MTN, REFUNDED_ORANGE]
+    healthy = workers.start()
+    intents = [await create_intent(api.http, key, phone, n) for n, phone in enumerate(phones)]
+    assert [r["status"] for r in await all_final(owner_connection)] == ["succeeded"] * 2
+    await workers.stop(healthy)
+
+    doomed = workers.start(crash_at=point)
+    amounts = {intents[0]: 600, intents[1]: None}  # a partial refund and a full one
+    for n, (intent_id, amount) in enumerate(amounts.items()):
+        response = await api.http.post(
+            "/v1/refunds",
+            json={"payment_intent": intent_id, **({"amount": amount} if amount else {})},
+            headers={**bearer(key), "Idempotency-Key": f"refund-{n}"},
+        )
+        assert response.status_code == 200, response.text
+    await workers.killed(doomed)
+    refund_transfers = (
+        "SELECT d.id, d.status, d.sent_at FROM disbursements d"
+        " JOIN refunds r ON r.id = d.source_id ORDER BY d.id"
+    )
+    died_with = await owner_connection.fetch(refund_transfers)
+    assert len(died_with) == 2
+    if point == "before_commit":
+        # The operator's final answer was applied, not committed: nothing final is stored.
+        assert all(r["status"] == "pending" for r in died_with)
+    else:
+        # The operator holds a transfer we never recorded as sent.
+        known = {tx.external_id for tx in sims.mtn.transactions.values()} | {
+            tx.external_id for tx in sims.orange.transactions.values()
+        }
+        assert {r["id"] for r in died_with if r["sent_at"] is None} & known
+
+    workers.start()
+
+    async def refunds() -> list[asyncpg.Record]:
+        return list(
+            await owner_connection.fetch(
+                "SELECT payment_intent_id, amount, status FROM refunds ORDER BY amount"
+            )
+        )
+
+    deadline = time.monotonic() + 40
+    while any(r["status"] == "pending" for r in await refunds()):
+        assert time.monotonic() < deadline, await refunds()
+        await asyncio.sleep(0.2)
+    assert [(r["payment_intent_id"], r["amount"], r["status"]) for r in await refunds()] == [
+        (intents[0], 600, "succeeded"),
+        (intents[1], 1501, "succeeded"),
+    ]
+    rows = await owner_connection.fetch(
+        "SELECT id, amount_received, amount_refunded FROM payment_intents ORDER BY id"
+    )
+    kept = {r["id"]: r["amount_received"] - r["amount_refunded"] for r in rows}
+    assert kept == {intents[0]: 1500 - 600, intents[1]: 0}
+    # What each payer's wallet lost is what the merchant kept: charged once, refunded once.
+    for n, phone in enumerate(phones):
+        engine = sims.mtn if phone == REFUNDED_MTN else sims.orange
+        msisdns = {tx.msisdn for tx in engine.transactions.values() if tx.msisdn}
+        assert len(msisdns) == 1
+        (msisdn,) = msisdns
+        assert msisdn is not None
+        lost = engine.settings.default_wallet_balance - engine.wallet(msisdn)
+        assert lost == kept[intents[n]], (phone, lost)
+    await assert_matches_simulators(owner_connection, sims, db, settings)
 
 
 async def _resent_then_approved(api: Api, sims: RunningSimulators) -> None:

@@ -161,6 +161,14 @@ async def test_a_failed_attempt_returns_the_intent_for_another_try(
     assert failed["latest_attempt"]["status"] == "failed"
     assert failed["amount_received"] == 0
     assert await collections(owner_connection, intent["id"]) == 0
+    # The operator's own answer: final, never read again (only an outage is watched).
+    assert (
+        await owner_connection.fetchval(
+            "SELECT next_check_at FROM payment_attempts WHERE id = $1",
+            failed["latest_attempt"]["id"],
+        )
+        is None
+    )
     assert (await event_types(owner_connection, intent["id"]))[
         -1
     ] == "payment_intent.payment_failed"

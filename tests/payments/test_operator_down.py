@@ -7,13 +7,14 @@ outcome (a timeout) keeps the status-read path, so a late success is never lost
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
 import pytest
 from bullmq import Queue
 
 from mboa.config import Settings
-from mboa.payments.service import INITIATE_TASK, OUTCOME_UNKNOWN
+from mboa.payments.service import INITIATE_TASK, OUTCOME_UNKNOWN, WATCH_FAILED_FOR
 from mboa.payments.service import payment_intent as payment_intent_service
 from mboa.postgres import Database
 from mboa.providers.config import ProvidersSettings
@@ -91,6 +92,46 @@ async def test_magic_09_fails_with_operator_unavailable_within_the_retry_schedul
     assert await collections(owner_connection, intent["id"]) == 0
     row = await attempt_row(owner_connection, attempt["id"])
     assert row["sent_at"] is None
+    await _watched_then_let_go(worker, owner_connection, engine, attempt["id"])
+
+
+async def _watched_then_let_go(
+    worker: TaskContext, owner: asyncpg.Connection, engine: Any, attempt_id: str
+) -> None:
+    """An attempt failed for an outage is still read (the operator may hold it), within bounds
+    (docs/payments.md, "When the operator is down")."""
+    row = await attempt_row(owner, attempt_id)
+    if row["operator_reference"] is None:  # nothing ever reached the operator: nothing to read
+        assert row["next_check_at"] is None
+        return
+    assert row["next_check_at"] is not None
+    # An operator that answers and still does not know the reference, past
+    # UNKNOWN_ATTEMPT_FAIL_AFTER_SECONDS (1 s here), never will: the reads stop.
+    await asyncio.sleep(PAYMENTS.unknown_attempt_fail_after_seconds)
+    failure_rate(engine, 0.0)
+    assert (await janitor_finds(worker))[1] >= 1
+    for _ in range(100):
+        if (await attempt_row(owner, attempt_id))["next_check_at"] is None:
+            break
+        await asyncio.sleep(0.05)
+    assert (await attempt_row(owner, attempt_id))["next_check_at"] is None
+    # And never past WATCH_FAILED_FOR (24 h), without asking the operator.
+    await owner.execute(
+        "UPDATE payment_attempts SET next_check_at = now(), finished_at = finished_at - $2::interval"
+        " WHERE id = $1",
+        attempt_id,
+        WATCH_FAILED_FOR,
+    )
+    calls = len(engine.requests)
+    await asyncio.sleep(1.0)  # the janitor's job ids are per second
+    assert (await janitor_finds(worker))[1] == 1
+    for _ in range(100):
+        if (await attempt_row(owner, attempt_id))["next_check_at"] is None:
+            break
+        await asyncio.sleep(0.05)
+    assert (await attempt_row(owner, attempt_id))["next_check_at"] is None
+    assert len(engine.requests) == calls
+    assert (await attempt_row(owner, attempt_id))["status"] == "failed"
 
 
 @pytest.mark.parametrize("phone", ["+237670000000", "+237690000000"], ids=["mtn", "orange"])

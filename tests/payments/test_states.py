@@ -53,6 +53,7 @@ class IntentMachine(RuleBasedStateMachine):
         self.next_attempt = 0
         self.collected: set[int] = set()  # attempts whose success was posted
         self.late: set[int] = set()
+        self.watched: list[int] = []  # failed for an unknown outcome: still read (24 h)
         self.final_seen: Status | None = None
 
     @rule()
@@ -81,6 +82,33 @@ class IntentMachine(RuleBasedStateMachine):
         else:
             self.status = transition(self.status, Action.attempt_failed) or self.status
 
+    @rule(data=st.data())
+    def operator_unreachable(self, data: st.DataObject) -> None:
+        """The sending gave up on an outage: failed, but the operator may hold it."""
+        if not self.pending:
+            return
+        attempt = data.draw(st.sampled_from(self.pending))
+        self.pending.remove(attempt)
+        self.watched.append(attempt)
+        self.status = transition(self.status, Action.attempt_failed) or self.status
+
+    @rule(data=st.data())
+    def a_failed_attempt_is_read_succeeded(self, data: st.DataObject) -> None:
+        if not self.watched:
+            return
+        attempt = data.draw(st.sampled_from(self.watched))
+        self.watched.remove(attempt)
+        assert attempt not in self.collected
+        self.collected.add(attempt)
+        after = transition(self.status, Action.failed_attempt_succeeded)
+        if after is None:
+            assert self.status in LATE_SUCCESS
+            self.late.add(attempt)
+        else:
+            # The intent is paid by it; an attempt still with the operator would be late.
+            assert after is Status.succeeded
+            self.status = after
+
     @rule(action=st.sampled_from([Action.cancel, Action.expire]))
     def stop(self, action: Action) -> None:
         self.status = transition(self.status, action) or self.status
@@ -93,7 +121,7 @@ class IntentMachine(RuleBasedStateMachine):
             self.final_seen = self.status
         assert len(self.pending) <= 1  # one attempt at a time
         if self.status == Status.succeeded:
-            assert len(self.collected - self.late) == 1
+            assert len(self.collected - self.late) == 1, (self.collected, self.late)
         else:
             assert not (self.collected - self.late)
 
