@@ -123,6 +123,18 @@ ERRORS: dict[FailureCode | None, tuple[str, str, str]] = {
         "The operator refused this payment.",
         "L'opérateur a refusé ce paiement.",
     ),
+    # On a collection the payee is our own merchant account at the operator: a payee the
+    # operator does not know or will not credit is the operator refusing, not the payer.
+    FailureCode.payee_not_found: (
+        "operator_refused",
+        "The operator refused this payment.",
+        "L'opérateur a refusé ce paiement.",
+    ),
+    FailureCode.payee_not_allowed: (
+        "operator_refused",
+        "The operator refused this payment.",
+        "L'opérateur a refusé ce paiement.",
+    ),
     FailureCode.operator_error: (
         "operator_unavailable",
         "The operator could not process the payment; try again.",
