@@ -88,13 +88,13 @@ async def _attempts(owner: asyncpg.Connection, session: dict[str, Any]) -> int:
     return count
 
 
-def assert_too_many(response: httpx.Response, message: str) -> None:
+def assert_too_many(response: httpx.Response, message: str, back: str = r"/pay/cs_[^\"]+") -> None:
     """A 429 page, not a redirect: the reason in the page's language, when to retry, a way back."""
     assert response.status_code == 429, response.text
     assert 1 <= int(response.headers["retry-after"]) <= 3600
     assert response.headers["content-type"].startswith("text/html")
     assert message in response.text, response.text
-    assert re.search(r'<a href="/pay/cs_[^"]+">', response.text), response.text
+    assert re.search(f'<a href="{back}">', response.text), response.text
 
 
 async def test_confirm_is_limited_per_address_and_per_phone(
@@ -189,3 +189,33 @@ async def test_resend_is_limited_per_address_and_per_phone(
     assert _pushes(stack, CLICK_ORANGE) == [3]
     assert (await Payer(limited, "192.0.2.22").resend(third)).status_code == 303
     assert _pushes(stack, CLICK_ORANGE) == [4]
+
+
+async def test_link_visits_are_limited_per_address(
+    client: httpx.AsyncClient,
+    shop: Api,
+    limited: httpx.AsyncClient,
+    owner_connection: asyncpg.Connection,
+) -> None:
+    """A payment link's "Continue" opens a checkout session: two a minute per address."""
+    account = await shop.signup()
+    link = (
+        await client.post(
+            "/v1/payment_links",
+            json={"currency": "XAF", "amount": 1000},
+            headers=account.key_headers,
+        )
+    ).json()
+    path = f"/l/{link['id']}"
+    headers = {"x-forwarded-for": "203.0.113.30", "accept-language": "en"}
+    page = await limited.get(path, headers=headers)
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token
+    statuses = [
+        (await limited.post(path, data={"csrf": token.group(1)}, headers=headers)).status_code
+        for _ in range(2)
+    ]
+    assert statuses == [303, 303]
+    refused = await limited.post(path, data={"csrf": token.group(1)}, headers=headers)
+    assert_too_many(refused, PER_ADDRESS, back=re.escape(path))
+    assert await owner_connection.fetchval("SELECT count(*) FROM checkout_sessions") == 2
