@@ -80,7 +80,8 @@ class PageRoute(ApiRoute):
         return HTMLResponse(html, status_code=exc.status_code, headers=HEADERS)
 
     def _too_many(self, request: Request, exc: MboaError) -> Response:
-        locale = choose_locale(request, None)
+        # The language the page was shown in (its forms carry it), else the browser's.
+        locale = getattr(request.state, "page_locale", None) or choose_locale(request, None)
         html = render(
             "message.html",
             locale,
@@ -140,6 +141,8 @@ def _html(request: Request, html: str, cookie: tuple[str, bool], locale: str) ->
 async def _check_csrf(request: Request, scope: str) -> dict[str, str]:
     form = await request.form()
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    if fields.get("lang") in LOCALES:
+        request.state.page_locale = fields["lang"]
     secret = get_state(request).jwt_secret
     if not csrf.valid(secret, request.cookies.get(csrf.COOKIE), scope, fields.get("csrf")):
         raise CsrfTokenInvalid("This form was not sent from its page.")

@@ -59,24 +59,25 @@ class Payer:
     def path(self, session: dict[str, Any]) -> str:
         return "/pay/" + session["url"].rsplit("/pay/", 1)[1]
 
-    async def csrf(self, session: dict[str, Any]) -> str:
-        # `?change=1`: the form (and its token) even while a request waits on a phone.
+    async def hidden(self, session: dict[str, Any]) -> dict[str, str]:
+        """The form's hidden fields (its CSRF token, the page's language), as a browser sends
+        them back. `?change=1`: the form even while a request waits on a phone."""
         page = await self.pages.get(self.path(session) + "?change=1", headers=self.headers)
         assert page.status_code == 200, page.text
-        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert token, page.text
-        return token.group(1)
+        fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page.text))
+        assert "csrf" in fields, page.text
+        return fields
 
     async def confirm(self, session: dict[str, Any], phone: str) -> httpx.Response:
-        csrf = await self.csrf(session)
+        fields = await self.hidden(session)
         return await self.pages.post(
-            self.path(session), data={"csrf": csrf, "phone": phone}, headers=self.headers
+            self.path(session), data={**fields, "phone": phone}, headers=self.headers
         )
 
     async def resend(self, session: dict[str, Any]) -> httpx.Response:
-        csrf = await self.csrf(session)
+        fields = await self.hidden(session)
         return await self.pages.post(
-            self.path(session) + "/resend", data={"csrf": csrf}, headers=self.headers
+            self.path(session) + "/resend", data=fields, headers=self.headers
         )
 
 
@@ -104,11 +105,12 @@ async def test_confirm_is_limited_per_address_and_per_phone(
     owner_connection: asyncpg.Connection,
 ) -> None:
     account = await shop.signup()
-    sessions = [await create_session(client, account.secret_key) for _ in range(3)]
+    sessions = [await create_session(client, account.secret_key, locale="en") for _ in range(3)]
 
     # Per address: two confirms a minute, whatever the numbers; the third is refused before
-    # anything is written, in the page's language. Another address is not affected.
-    payer = Payer(limited, "203.0.113.10", language="en")
+    # anything is written, in the page's language (the session's English, not the browser's
+    # French). Another address is not affected.
+    payer = Payer(limited, "203.0.113.10", language="fr")
     assert (await payer.confirm(sessions[0], "670000000")).status_code == 303
     assert (await payer.confirm(sessions[1], "650000000")).status_code == 303
     refused = await payer.confirm(sessions[2], "680000000")
@@ -209,13 +211,12 @@ async def test_link_visits_are_limited_per_address(
     path = f"/l/{link['id']}"
     headers = {"x-forwarded-for": "203.0.113.30", "accept-language": "en"}
     page = await limited.get(path, headers=headers)
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token
+    fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page.text))
+    assert fields.keys() == {"csrf", "lang"}
     statuses = [
-        (await limited.post(path, data={"csrf": token.group(1)}, headers=headers)).status_code
-        for _ in range(2)
+        (await limited.post(path, data=fields, headers=headers)).status_code for _ in range(2)
     ]
     assert statuses == [303, 303]
-    refused = await limited.post(path, data={"csrf": token.group(1)}, headers=headers)
+    refused = await limited.post(path, data=fields, headers=headers)
     assert_too_many(refused, PER_ADDRESS, back=re.escape(path))
     assert await owner_connection.fetchval("SELECT count(*) FROM checkout_sessions") == 2
