@@ -152,11 +152,10 @@ async def _check_csrf(request: Request, scope: str) -> dict[str, str]:
 # -- the payment page --------------------------------------------------------------------------
 
 
-async def page_session(request: Request, token: str, session: SessionDep) -> str:
+async def page_session(token: str, session: SessionDep) -> str:
     """The checkout session a page URL names (404 otherwise); scopes the request to its tenant."""
     session_id, tenant = await checkout_page.tenant(session, token)
     await scope_session(session, tenant)
-    request.state.page_tenant = tenant
     return session_id
 
 
