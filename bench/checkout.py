@@ -3,9 +3,11 @@ in the same run, and the bytes of the page's first load.
 
     make bench-checkout     (BENCH_SECONDS=20 by default, 16 connections, BENCH_WORKERS=2)
 
-The page's request does what a payer's does: the definer function finds the session's tenant,
-one statement reads the session, its intent, attempt and merchant, and Jinja2 renders the
-French page with Babel's formatting. The bare route returns a page of the same size, prepared
+The page's request does what a payer's does: one statement on the read pool (the definer
+function `mboa_checkout_page`, which checks the URL's secret) reads the session, its intent,
+latest attempt and merchant, and the French page is rendered by Jinja2 with Babel's formatting
+(a page with the same content comes from the process's cache of rendered pages, with this
+browser's CSRF token put in). The bare route returns a page of the same size, prepared
 once. A payment link's page (`GET /l/plink_…`, a fixed amount) is measured the same way. The last
 line is one JSON object: `page_bytes_first_load` (the HTML and every asset it loads, headers
 included; goal ≤ 100 000), the routes' requests/s and latencies, `render_ratio` (page ÷ bare;

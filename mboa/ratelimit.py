@@ -78,6 +78,7 @@ class RateLimiter:
         fail_open: bool = True,
         consume: bool = True,
         message: str = "Too many requests hit the API too quickly. Retry with exponential backoff.",
+        param: str | None = None,
     ) -> None:
         """Count one request against `identity` (or, `consume=False`, only look), 429 when over."""
         if not self.settings.enabled:
@@ -90,7 +91,9 @@ class RateLimiter:
         except (TimeoutError, RedisTimeoutError, RedisConnectionError, OSError) as exc:
             self._unavailable(exc, fail_open=fail_open)
             return
-        raise TooManyRequests(message, headers={"Retry-After": _seconds_until(stats.reset_time)})
+        raise TooManyRequests(
+            message, param=param, headers={"Retry-After": _seconds_until(stats.reset_time)}
+        )
 
     def _unavailable(self, exc: BaseException, *, fail_open: bool) -> None:
         """Redis did not answer: carry on unlimited (fail open) or answer 503 (fail closed)."""
@@ -114,7 +117,12 @@ class RateLimiter:
         await self._hit(self.checkout_address_item, f"checkout-{action}:{client}", message=message)
         if phone_digits:
             digest = hashlib.sha256(phone_digits[-9:].encode()).hexdigest()
-            await self._hit(self.checkout_phone_item, f"checkout-phone:{digest}", message=message)
+            await self._hit(
+                self.checkout_phone_item,
+                f"checkout-phone:{digest}",
+                message="Too many requests went to this phone number. Try again later.",
+                param="phone",  # the page tells the payer it is the number, for up to an hour
+            )
 
     async def hit_anonymous(self, client: str, action: str) -> None:
         """Sign-up, login and token refresh: limited per client address and action. Fails

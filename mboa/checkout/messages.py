@@ -41,6 +41,10 @@ MESSAGES: dict[str, str] = {
     "amount_too_large": N_("This amount is too large for this link."),
     "csrf_token_invalid": N_("This page was open too long. Try again."),
     "rate_limit": N_("Too many tries. Wait a minute and try again."),
+    "rate_limit:phone": N_(
+        "Too many payment requests went to this number. Try again in an hour, or pay with "
+        "another number."
+    ),
     "payment_intent_unexpected_state": N_(
         "A request is still waiting on a phone. Approve or refuse it there, or wait until "
         "it expires, then try again."
@@ -53,6 +57,7 @@ MESSAGES: dict[str, str] = {
     "resource_missing": N_("This payment page does not exist. Check the link."),
 }
 _FALLBACK = N_("Something went wrong. Try again.")
+BACK_TO_PAGE = N_("Back to the payment page")
 _RETURNED = N_("You are back from Orange Money. Return to the shop's page to see your payment.")
 
 

@@ -19,8 +19,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 
 from mboa.checkout import csrf
 from mboa.checkout.exceptions import CsrfTokenInvalid
-from mboa.checkout.i18n import LOCALES, negotiate
-from mboa.checkout.messages import error_message, page_title
+from mboa.checkout.i18n import LOCALES, negotiate, translations
+from mboa.checkout.messages import BACK_TO_PAGE, error_message, page_title
 from mboa.checkout.rendering import PAGE_CSP, render, render_page
 from mboa.checkout.service import PageView, checkout_page
 from mboa.exceptions import MboaError
@@ -59,6 +59,10 @@ class PageRoute(ApiRoute):
     rejects_unknown_query_parameters = False
 
     def error_response(self, request: Request, exc: MboaError) -> Response:
+        if request.method == "POST" and exc.status_code == 429:
+            # Not back to the page: a redirect would hide the 429 (and its Retry-After) from
+            # whatever is hammering the form. The payer reads why and how long, and a link back.
+            return self._too_many(request, exc)
         if request.method == "POST":
             response: Response = RedirectResponse(_page_target(request), status_code=303)
             flash = {"code": exc.code, "param": exc.param, **getattr(request.state, "typed", {})}
@@ -74,6 +78,20 @@ class PageRoute(ApiRoute):
             test_mode=False,
         )
         return HTMLResponse(html, status_code=exc.status_code, headers=HEADERS)
+
+    def _too_many(self, request: Request, exc: MboaError) -> Response:
+        # The language the page was shown in (its forms carry it), else the browser's.
+        locale = getattr(request.state, "page_locale", None) or choose_locale(request, None)
+        html = render(
+            "message.html",
+            locale,
+            title=error_message(exc.code, locale, exc.param),
+            text=None,
+            href=_page_target(request),
+            link_text=translations(locale).gettext(BACK_TO_PAGE),
+            test_mode=False,
+        )
+        return HTMLResponse(html, status_code=429, headers={**HEADERS, **exc.headers})
 
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -123,6 +141,8 @@ def _html(request: Request, html: str, cookie: tuple[str, bool], locale: str) ->
 async def _check_csrf(request: Request, scope: str) -> dict[str, str]:
     form = await request.form()
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    if fields.get("lang") in LOCALES:
+        request.state.page_locale = fields["lang"]
     secret = get_state(request).jwt_secret
     if not csrf.valid(secret, request.cookies.get(csrf.COOKIE), scope, fields.get("csrf")):
         raise CsrfTokenInvalid("This form was not sent from its page.")
@@ -132,11 +152,10 @@ async def _check_csrf(request: Request, scope: str) -> dict[str, str]:
 # -- the payment page --------------------------------------------------------------------------
 
 
-async def page_session(request: Request, token: str, session: SessionDep) -> str:
+async def page_session(token: str, session: SessionDep) -> str:
     """The checkout session a page URL names (404 otherwise); scopes the request to its tenant."""
     session_id, tenant = await checkout_page.tenant(session, token)
     await scope_session(session, tenant)
-    request.state.page_tenant = tenant
     return session_id
 
 
@@ -224,9 +243,8 @@ async def pay_confirm(
     phone = None if webpay else (fields.get("phone") or "").strip()[:20]
     provider = ProviderName.orange_money if webpay else _provider(fields.get("provider"))
     request.state.typed = {"phone": phone or "", "provider": provider.value if provider else None}
-    digits = "".join(c for c in phone or "" if c.isdigit())
     await get_state(request).rate_limiter.hit_checkout(
-        client_address(request), "confirm", digits or None
+        client_address(request), "confirm", _digits(phone)
     )
     state = get_state(request)
     await checkout_page.confirm(
@@ -246,6 +264,12 @@ async def pay_confirm(
     return response
 
 
+def _digits(phone: str | None) -> str | None:
+    """A number as the rate limiter keys it (its last 9 digits, hashed there): `+237 6 70…`,
+    `670…` and an attempt's E.164 `+237670…` are one phone."""
+    return "".join(c for c in phone or "" if c.isdigit()) or None
+
+
 def _provider(value: str | None) -> ProviderName | None:
     try:
         return ProviderName(value) if value else None
@@ -260,11 +284,13 @@ async def pay_resend(
     """Send the waiting request to the payer's phone again (Orange Money)."""
     await _check_csrf(request, session_id)
     state = get_state(request)
-    tenant: TenantContext = request.state.page_tenant
+    attempt = await checkout_page.latest_attempt(session, session_id)
+    # Per phone as confirm is (the same bucket): a stranger's phone is not flooded with
+    # prompts, however many pages or addresses ask.
     await state.rate_limiter.hit_checkout(
-        client_address(request), "resend", f"{tenant.merchant_id}:{session_id}"
+        client_address(request), "resend", _digits(attempt.phone if attempt else None)
     )
-    await checkout_page.resend(session, state.providers, session_id)
+    await checkout_page.resend(state.providers, attempt)
     return RedirectResponse(f"/pay/{token}?resent=1", status_code=303)
 
 

@@ -567,13 +567,17 @@ class CheckoutPageService:
             settings,
         )
 
-    async def resend(self, session: AsyncSession, providers: Any, session_id: str) -> None:
-        """Push the prompt of the waiting attempt again (Orange Money `mp/push`; MTN MoMo
-        cannot: its payers dial *126#)."""
+    async def latest_attempt(self, session: AsyncSession, session_id: str) -> PaymentAttempt | None:
+        """The page's latest attempt: the resend action limits prompts per its phone number
+        before `resend` pushes again."""
         found = await CheckoutSessionRepository.from_session(session).page(session_id)
         if found is None:
             raise CheckoutSessionNotFound("No such payment page.")
-        _, _, attempt, _ = found
+        return found[2]
+
+    async def resend(self, providers: Any, attempt: PaymentAttempt | None) -> None:
+        """Push the prompt of the waiting attempt again (Orange Money `mp/push`; MTN MoMo
+        cannot: its payers dial *126#)."""
         if (
             attempt is None
             or attempt.status != "pending"

@@ -6,6 +6,7 @@ Screenshots go to `.mboa/artifacts/checkout/` (kept by CI as artifacts)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
@@ -16,7 +17,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    Route,
+    async_playwright,
+    expect,
+)
 
 from tests.checkout.conftest import Stack, create_session
 from tests.helpers import Api, bearer
@@ -255,3 +264,244 @@ async def test_works_with_javascript_off(
     await page.click("#pay-button")
     # Plain post, then the waiting screen refreshes itself until the receipt redirects.
     await page.wait_for_url(re.compile(r"/healthz\?nojs=1&session_id=cs_"), timeout=WAIT)
+
+
+# -- live updates, the Orange actions, JavaScript off, English ---------------------------------
+
+
+async def approve_on_the_phone(stack: Stack, msisdn: str) -> None:
+    """The payer approves the waiting request (the MTN simulator's control API)."""
+    async with httpx.AsyncClient(base_url=stack.sims.mtn_url) as sim:
+        for _ in range(200):
+            waiting = (
+                await sim.get("/_sim/transactions", params={"msisdn": msisdn, "state": "pending"})
+            ).json()
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        [tx] = waiting
+        assert (await sim.post(f"/_sim/transactions/{tx['id']}/approve")).status_code == 200
+
+
+async def test_live_updates_fall_back_to_polling_when_events_fail(
+    client: httpx.AsyncClient, shop: Api, stack: Stack, visit: Any
+) -> None:
+    """The waiting screen follows the attempt over server-sent events; when they fail (a proxy
+    that buffers or drops them), it polls `/status` and still reaches the outcome. The payer
+    approves only once the waiting screen is up, so the page has to learn it live."""
+    account = await shop.signup()
+    blocked = await create_session(client, account.secret_key, success_url=f"{stack.url}/healthz")
+    recorder, page = await visit(extra_http_headers={"accept-language": "fr"})
+    refused_streams: list[str] = []
+
+    async def refuse(route: Route) -> None:
+        refused_streams.append(route.request.url)
+        await route.abort()
+
+    await page.route(re.compile(r"/pay/cs_[^/]+/events$"), refuse)
+    await page.goto(blocked["url"])
+    await page.fill("#phone", "670000013")  # waits for the payer (docs/sandbox.md)
+    await page.click("#pay-button")
+    await expect(page.locator("#waiting")).to_be_visible(timeout=WAIT)
+    for _ in range(100):
+        if refused_streams:
+            break
+        await page.wait_for_timeout(50)
+    assert refused_streams, "the page never opened its event stream"
+    await approve_on_the_phone(stack, "237670000013")
+    await page.wait_for_url(re.compile(r"/healthz\?session_id=cs_"), timeout=WAIT)
+    polled = [r.url for r in recorder.requests if r.url.endswith("/status")]
+    assert polled, "the page did not fall back to polling"
+
+    # With the stream working, the page needs no polling at all.
+    followed = await create_session(client, account.secret_key, success_url=f"{stack.url}/healthz")
+    recorder, page = await visit(extra_http_headers={"accept-language": "fr"})
+    await page.goto(followed["url"])
+    await page.fill("#phone", "670000013")
+    await page.click("#pay-button")
+    await expect(page.locator("#waiting")).to_be_visible(timeout=WAIT)
+    await approve_on_the_phone(stack, "237670000013")
+    await page.wait_for_url(re.compile(r"/healthz\?session_id=cs_"), timeout=WAIT)
+    urls = [r.url for r in recorder.requests]
+    assert any(url.endswith("/events") for url in urls), urls
+    assert not any(url.endswith("/status") for url in urls), urls
+
+
+async def test_orange_waiting_screen_resends_the_prompt(
+    client: httpx.AsyncClient, shop: Api, stack: Stack, visit: Any
+) -> None:
+    account = await shop.signup(business="Boulangerie Deido")
+    created = await create_session(client, account.secret_key)
+    _, page = await visit(extra_http_headers={"accept-language": "fr"})
+    await page.goto(created["url"])
+    await page.fill("#phone", "690000004")  # Orange, pending until it expires
+    await expect(page.locator("input[value=orange_money]")).to_be_checked()
+    await page.click("#pay-button")
+    await expect(page.locator(".ussd")).to_contain_text("#150#", timeout=WAIT)
+    # The button comes once the operator has the request (the page reloads to show it).
+    await page.goto(created["url"])
+    for _ in range(100):
+        if await page.locator("#resend-button").count():
+            break
+        await page.wait_for_timeout(100)
+        await page.goto(created["url"])
+    html = await page.content()
+    assert "690000004" not in html
+    assert "*********004" in html
+    await shot(page, "waiting-orange-fr")
+    await page.click("#resend-button")
+    await expect(page.get_by_role("status")).to_have_text("La demande a été renvoyée.")
+    async with httpx.AsyncClient(base_url=stack.sims.orange_url) as sim:
+        [tx] = (await sim.get("/_sim/transactions", params={"msisdn": "690000004"})).json()
+    assert tx["pushes"] == 2
+
+
+async def test_orange_webpay_with_javascript_off(
+    client: httpx.AsyncClient, shop: Api, stack: Stack, visit: Any
+) -> None:
+    """Without JavaScript, the page's `<noscript>` refresh sends the payer to Orange's page once
+    it exists, and back from it the refresh follows the payment to `success_url`."""
+    account = await shop.signup()
+    created = await create_session(
+        client, account.secret_key, success_url=f"{stack.url}/healthz?nojs=webpay"
+    )
+    _, page = await visit(java_script_enabled=False, extra_http_headers={"accept-language": "en"})
+    await page.goto(created["url"])
+    await page.click("#webpay-button")
+    await page.wait_for_url(
+        re.compile(re.escape(stack.sims.orange_url) + "/webpay/pay/"), timeout=WAIT
+    )
+    await page.fill("input[name=msisdn]", "690000000")
+    await page.click("button[value=confirm]")
+    await page.wait_for_url(re.compile(r"/healthz\?nojs=webpay&session_id=cs_"), timeout=WAIT)
+
+
+async def test_refused_number_in_english(client: httpx.AsyncClient, shop: Api, visit: Any) -> None:
+    account = await shop.signup()
+    created = await create_session(client, account.secret_key)
+    _, page = await visit(extra_http_headers={"accept-language": "en-GB,en;q=0.9"})
+    await page.goto(created["url"])
+    await page.fill("#phone", "670000002")
+    await page.click("#pay-button")
+    await expect(page.locator("#error-message")).to_have_text(
+        "The payment was refused on the phone. You can try again.", timeout=WAIT
+    )
+    await expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+    await shot(page, "refused-en")
+
+
+# -- made for a 360 px phone --------------------------------------------------------------------
+
+CLS_OBSERVER = """
+window.__cls = 0;
+new PerformanceObserver(function (list) {
+  for (const entry of list.getEntries()) {
+    if (!entry.hadRecentInput) window.__cls += entry.value;
+  }
+}).observe({ type: "layout-shift", buffered: true });
+"""
+
+
+async def fits_the_phone(page: Page, name: str) -> None:
+    """No horizontal scrolling at 360 px, no layout shift worth the name; a screenshot kept."""
+    sizes = await page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]"
+    )
+    assert sizes[0] <= sizes[2], (name, sizes)
+    assert sizes[1] <= sizes[2], (name, sizes)
+    cls = await page.evaluate("() => window.__cls")
+    assert cls < 0.1, (name, cls)
+    await shot(page, name)
+
+
+async def test_usable_at_360px_by_keyboard_with_named_fields(
+    client: httpx.AsyncClient, shop: Api, stack: Stack, visit: Any
+) -> None:
+    account = await shop.signup(business="Établissements Fotso et Fils de Bafoussam")
+    created = await create_session(
+        client,
+        account.secret_key,
+        description="Sac de riz parfumé 25 kg, livraison à Bonabéri comprise",
+        success_url=f"{stack.url}/healthz?kb=1",
+    )
+    _, page = await visit(extra_http_headers={"accept-language": "en"})
+    await page.add_init_script(CLS_OBSERVER)
+    await page.goto(created["url"])
+    await fits_the_phone(page, "phone360-form-en")
+
+    # Every field has a name a screen reader reads out.
+    inputs = page.locator("form input:not([type=hidden])")
+    named = [
+        page.get_by_role("radio", name="MTN MoMo"),
+        page.get_by_role("radio", name="Orange Money"),
+        page.get_by_label("Your mobile money number"),
+    ]
+    assert await inputs.count() == len(named)
+    for field in named:
+        await expect(field).to_have_count(1)
+    await expect(page.get_by_role("button", name="Pay 12,500\u00a0FCFA")).to_be_visible()
+    await expect(
+        page.get_by_role("button", name="Pay on the Orange Money page instead")
+    ).to_be_visible()
+    await expect(page.get_by_role("group", name="Pay with")).to_be_visible()
+
+    # Keyboard only: Tab to the number, type it, Enter sends the form.
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("() => document.activeElement.id") == "phone":
+            break
+    else:
+        raise AssertionError("Tab never reached the number field")
+    await page.keyboard.type("670000002")  # the payer refuses
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#error-message")).to_be_visible(timeout=WAIT)
+    await fits_the_phone(page, "phone360-failure-en")
+    # Retry, keyboard only again: the number field is reachable and clears with the keys.
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("() => document.activeElement.id") == "phone":
+            break
+    else:
+        raise AssertionError("Tab never reached the number field")
+    await page.keyboard.press("ControlOrMeta+a")
+    await page.keyboard.type("670000000")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#status-line")).to_have_text("Payment received", timeout=WAIT)
+    await fits_the_phone(page, "phone360-success-en")
+    await page.wait_for_url(re.compile(r"/healthz\?kb=1&session_id=cs_"), timeout=WAIT)
+
+    waiting = await create_session(client, account.secret_key)
+    _, page = await visit(extra_http_headers={"accept-language": "fr"})
+    await page.add_init_script(CLS_OBSERVER)
+    await page.goto(waiting["url"])
+    await page.get_by_label("Votre numéro mobile money").fill("670000004")  # pending
+    await page.get_by_role("button", name="Payer 12\u202f500\u00a0FCFA").click()
+    await expect(page.locator("#status-line")).to_have_text(
+        "Validez le paiement sur votre téléphone", timeout=WAIT
+    )
+    await expect(page.get_by_role("link", name="Utiliser un autre numéro")).to_be_visible()
+    await fits_the_phone(page, "phone360-waiting-fr")
+
+
+async def test_payment_link_fields_are_named_and_fit_360px(
+    client: httpx.AsyncClient, shop: Api, visit: Any
+) -> None:
+    account = await shop.signup(business="Couture Mendong")
+    link = (
+        await client.post(
+            "/v1/payment_links",
+            json={
+                "currency": "XAF",
+                "custom_amount": {"minimum": 1000, "maximum": 100000},
+                "fields": ["name", "note"],
+            },
+            headers=account.key_headers,
+        )
+    ).json()
+    _, page = await visit(extra_http_headers={"accept-language": "en"})
+    await page.add_init_script(CLS_OBSERVER)
+    await page.goto(link["url"])
+    assert await page.locator("form input:not([type=hidden])").count() == 3
+    for label in ("Amount (FCFA)", "Your name", "Note for the merchant"):
+        await expect(page.get_by_label(label)).to_have_count(1)
+    await fits_the_phone(page, "phone360-link-en")

@@ -40,8 +40,16 @@ async def _counted(
 ) -> tuple[httpx.Response, list[str], list[str]]:
     for _ in range(2):  # warm the read pool's connection and its statement cache
         assert (await http.get(path)).status_code == 200
-    with orm_statements() as orm, bare_statements(monkeypatch) as bare:
-        response = await http.get(path)
+    # The hooks see every statement of the process, and the package's stack runs a worker in
+    # it (its sampler and outbox relay read the database every few seconds): a window may
+    # catch one of theirs. The page's own count is the least of three windows; a page that
+    # needs more statements shows them in every window.
+    counted = []
+    for _ in range(3):
+        with orm_statements() as orm, bare_statements(monkeypatch) as bare:
+            response = await http.get(path)
+        counted.append((len(orm) + len(bare), response, orm, bare))
+    _, response, orm, bare = min(counted, key=lambda window: window[0])
     return response, orm, bare
 
 
