@@ -157,7 +157,7 @@ def worker() -> None:
         services = _services(settings)
         try:
             # uvloop: the worker is CPU-bound on its event loop (sockets to PostgreSQL, Redis
-            # and merchants' endpoints); docs/benchmarks.md "Webhooks" measured +29 %.
+            # and merchants' endpoints); docs/benchmarks.md "Webhooks", 2026-12-05.
             uvloop.run(run(services.database_url, services.redis_url))
         finally:
             if exporter is not None:
