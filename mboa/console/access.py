@@ -61,6 +61,20 @@ def staff_has_two_factor(user: User) -> bool:
     return two_factor.enabled(user)
 
 
+async def _staff_member(
+    request: Request, session: AsyncSession, user_id: str, not_staff: str
+) -> tuple[User, str, bool]:
+    """The signed-in user as staff, for the console's pages and the staff API alike: the user,
+    their role, and whether they still lack the second factor the console requires (`locked`).
+    403 `platform_admin_required` (with `not_staff`) for anyone else."""
+    user = await ConsoleRepository.from_session(session).user(user_id)
+    role = staff_role_of(user) if user is not None else None
+    if user is None or role is None:
+        raise NotStaff(not_staff)
+    require = get_state(request).settings.console.require_two_factor
+    return user, role, require and not staff_has_two_factor(user)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class StaffViewer:
     user_id: str
@@ -92,11 +106,9 @@ class Staff:
     ) -> StaffViewer:
         state = get_state(request)
         signed_in = await signed_in_user(request, session)
-        user = await ConsoleRepository.from_session(session).user(signed_in.user_id)
-        role = staff_role_of(user) if user is not None else None
-        if user is None or role is None:
-            raise NotStaff("Only Mboa Pay staff may open the console.")
-        locked = state.settings.console.require_two_factor and not staff_has_two_factor(user)
+        user, role, locked = await _staff_member(
+            request, session, signed_in.user_id, "Only Mboa Pay staff may open the console."
+        )
         if locked and not self.enrolling:
             raise TwoFactorRequired("Turn on two-factor authentication to open the console.")
         viewer = StaffViewer(
@@ -135,11 +147,10 @@ class StaffToken(BearerScheme):
     ) -> AuthSubject:
         state = get_state(request)
         signed_in = await authenticate_user(request, session)
-        user = await ConsoleRepository.from_session(session).user(signed_in.user_id)
-        role = staff_role_of(user) if user is not None else None
-        if user is None or role is None:
-            raise NotStaff("Only Mboa Pay staff may do this.")
-        if state.settings.console.require_two_factor and not staff_has_two_factor(user):
+        user, role, locked = await _staff_member(
+            request, session, signed_in.user_id, "Only Mboa Pay staff may do this."
+        )
+        if locked:
             raise TwoFactorRequired(
                 "Staff must turn on two-factor authentication (the console's Security page)"
                 " before using the staff API."

@@ -31,7 +31,7 @@ from mboa.exceptions import BadRequest, MboaError
 from mboa.kit.pagination import ListParams
 from mboa.kit.time import utc_now
 from mboa.merchants.service import merchant as merchant_service
-from mboa.models import ApiKeyType
+from mboa.models import ApiKeyType, WebhookEndpoint
 from mboa.routing import SessionDep
 from mboa.state import get_state
 from mboa.webhooks.crypto import secret_box
@@ -353,15 +353,7 @@ async def create_endpoint(
         box=secret_box(state.settings),
         settings=state.settings.webhooks,
     )
-    request.state.replay_to = (f"{BASE}/webhooks/{endpoint.id}", {"notice": "endpoint_created"})
-    return _secret_page(
-        request,
-        viewer,
-        kind="webhook",
-        secret=secret,
-        obj=endpoint,
-        back=f"{BASE}/webhooks/{endpoint.id}",
-    )
+    return _endpoint_secret_page(request, viewer, endpoint, secret, notice="endpoint_created")
 
 
 @router.get("/webhooks/{endpoint_id}")
@@ -430,15 +422,7 @@ async def roll_endpoint_secret(
         expires_in=body.expires_in,
         box=secret_box(get_state(request).settings),
     )
-    request.state.replay_to = (f"{BASE}/webhooks/{endpoint.id}", {"notice": "secret_rolled"})
-    return _secret_page(
-        request,
-        viewer,
-        kind="webhook",
-        secret=secret,
-        obj=endpoint,
-        back=f"{BASE}/webhooks/{endpoint.id}",
-    )
+    return _endpoint_secret_page(request, viewer, endpoint, secret, notice="secret_rolled")
 
 
 @router.get("/webhooks/{endpoint_id}/delete")
@@ -552,3 +536,13 @@ async def requests_page(request: Request, viewer: KeysReader, session: SessionDe
         rows=rows,
         section="requests",
     )
+
+
+def _endpoint_secret_page(
+    request: Request, viewer: Viewer, endpoint: WebhookEndpoint, secret: str, *, notice: str
+) -> Response:
+    """An endpoint's new signing secret, shown once; the same form sent again (a reload) leads
+    to the endpoint's page with `notice` instead of a second secret."""
+    back = f"{BASE}/webhooks/{endpoint.id}"
+    request.state.replay_to = (back, {"notice": notice})
+    return _secret_page(request, viewer, kind="webhook", secret=secret, obj=endpoint, back=back)
