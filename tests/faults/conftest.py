@@ -206,35 +206,27 @@ async def assert_matches_simulators(
         )
         assert len(events) == paid
 
-    for d in await owner.fetch(
-        "SELECT d.id, d.status, d.operator_reference, p.id AS payout, p.status AS payout_status"
-        " FROM disbursements d JOIN payouts p ON p.id = d.source_id"
-    ):
-        txs = by_external.get(d["id"], [])
-        assert len(txs) == 1, f"{d['id']}: {len(txs)} operator transfers"
-        assert txs[0].id == d["operator_reference"]
-        assert txs[0].state == d["status"]
-        floated = await owner.fetchval(
-            "SELECT count(*) FROM ledger_transactions WHERE idempotency_key = $1",
-            f"{d['payout']}:float",
-        )
-        assert floated == (1 if d["status"] == "succeeded" else 0)
-        assert d["payout_status"] == ("paid" if d["status"] == "succeeded" else "failed")
-
-    for d in await owner.fetch(
-        "SELECT d.id, d.status, d.operator_reference, r.id AS refund, r.status AS refund_status"
-        " FROM disbursements d JOIN refunds r ON r.id = d.source_id"
-    ):
-        txs = by_external.get(d["id"], [])
-        assert len(txs) == 1, f"{d['id']}: {len(txs)} operator transfers"
-        assert txs[0].id == d["operator_reference"]
-        assert txs[0].state == d["status"]
-        floated = await owner.fetchval(
-            "SELECT count(*) FROM ledger_transactions WHERE idempotency_key = $1",
-            f"{d['refund']}:float",
-        )
-        assert floated == (1 if d["status"] == "succeeded" else 0)
-        assert d["refund_status"] == d["status"]
+    # Each disbursement (a payout's or a refund's): one operator transfer under our reference,
+    # in the state we hold, its float posting only on success, and its source final alike.
+    source_status = {
+        "payouts": lambda status: "paid" if status == "succeeded" else "failed",
+        "refunds": lambda status: status,
+    }
+    for table, expected in source_status.items():
+        for d in await owner.fetch(
+            "SELECT d.id, d.status, d.operator_reference, s.id AS source, s.status AS source_status"
+            f" FROM disbursements d JOIN {table} s ON s.id = d.source_id"
+        ):
+            txs = by_external.get(d["id"], [])
+            assert len(txs) == 1, f"{d['id']}: {len(txs)} operator transfers"
+            assert txs[0].id == d["operator_reference"]
+            assert txs[0].state == d["status"]
+            floated = await owner.fetchval(
+                "SELECT count(*) FROM ledger_transactions WHERE idempotency_key = $1",
+                f"{d['source']}:float",
+            )
+            assert floated == (1 if d["status"] == "succeeded" else 0)
+            assert d["source_status"] == expected(d["status"])
     await assert_verified(db, settings)
 
 
